@@ -1,0 +1,369 @@
+"""Plate alignment: warp the plate onto the photo and match its exposure.
+
+``align_plate`` works on downscaled copies (``AlignOptions.work_megapixels``) and
+touches full resolution only for the final warp:
+
+1. ORB features spread over the frame, ratio test, one-to-one matches, MAGSAC++
+   homography; matches inside the changed region (product, shadow) are dropped
+   and the fit repeated.
+2. Too few features (a plain paper sweep, the common tripod case): the plate is
+   taken as already in place (the proportional mapping) and accepted only if,
+   after the exposure gain, it reproduces the photo over enough of the frame.
+3. ECC refinement (2-level pyramid, product masked out), kept only if it raises
+   the correlation of photo and aligned plate.
+4. Sanity checks (shift, zoom, tilt) and per-channel exposure gain; a plate of
+   another scene, or a blank one, raises ``AlignmentError``: never a silent bad warp.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from .align_gain import (backdrop_agreement, backdrop_difference, border_colour, changed_region,
+                         check_image_content, fit_gain)
+from .align_geometry import (INLIER_PX, Features, Matches, coverage_mask, describe_homography_problem,
+                             detect_features, fit_homography, match_features, measure_residual,
+                             proportional_homography, refine_ecc, reprojection_errors, scale_matrix,
+                             to_feature_grey)
+from .errors import AlignmentError
+from .jobs import CancelToken, ProgressFn, check, report
+
+STAGE = "align"
+MIN_INLIERS = 20            # fewer inliers than this: the features say nothing
+MIN_INLIER_FRACTION = 0.15  # a wrong scene yields a few chance inliers among many matches
+STRONG_INLIERS = 60         # this many inliers make a homography trustworthy on its own
+FIRST_PASS_FEATURES = 1500  # matching cost grows with the square of the feature count
+IDENTITY_MIN_AGREEMENT = 0.3
+IDENTITY_MIN_BORDER_AGREEMENT = 0.6
+OK_AGREEMENT = 0.5
+CHECK_RESIDUAL_WORK_PX = 0.6
+VALID_MARGIN_PX = 1.5       # plate pixels at the border excluded from ``valid`` (interpolation)
+
+
+@dataclass(frozen=True)
+class AlignOptions:
+    """Knobs of ``align_plate``; the defaults suit tripod and hand-held shots."""
+
+    max_features: int = 4000
+    work_megapixels: float = 1.0      # feature matching resolution
+    refine: bool = True               # sub-pixel ECC refinement
+    fit_gain: bool = True             # per-channel exposure / white-balance gain
+    max_shift_fraction: float = 0.15  # larger motions are rejected as another scene
+
+
+@dataclass(frozen=True)
+class AlignmentReport:
+    """What alignment found; shown to the user and written to batch reports.
+
+    homography: 3x3 float64, maps photo pixel coordinates (x, y, 1) to plate
+        pixel coordinates, full resolution.
+    matches: ratio-tested one-to-one feature matches; inliers: those the homography explains.
+    residual_px: median misalignment left between photo and aligned plate on textured
+        backdrop, in full-resolution photo pixels (NaN on a plain backdrop: nothing to measure).
+    gain: (3,) float64 per-channel RGB gain applied to the warped plate.
+    verdict: "ok", "check" (usable, but the user should look) or "failed".
+    backdrop_agreement: fraction of the covered frame where the aligned plate reproduces the photo.
+    coverage: fraction of the photo covered by the plate (``valid``).
+    method: "features" (homography from matches) or "in-place" (too few features; tripod assumed).
+    """
+
+    homography: np.ndarray
+    matches: int
+    inliers: int
+    inlier_fraction: float
+    residual_px: float
+    gain: np.ndarray
+    verdict: str
+    message: str
+    refined: bool = False
+    backdrop_agreement: float = 0.0
+    coverage: float = 0.0
+    method: str = "features"
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """The plate in the photo's frame.
+
+    aligned_plate: HxWx3 float32 RGB in [0, 1], same shape as the photo, gain applied.
+    valid: HxW bool, True where the warped plate covers the photo.
+    report: the ``AlignmentReport``.
+    """
+
+    aligned_plate: np.ndarray
+    valid: np.ndarray
+    report: AlignmentReport
+
+
+def _as_rgb(image: np.ndarray, name: str) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        raise AlignmentError(f"the {name} must be an RGB image (height x width x 3), got shape {shape}")
+    if min(image.shape[:2]) < 32:
+        raise AlignmentError(f"the {name} is too small to align ({image.shape[1]}x{image.shape[0]} pixels)")
+    return np.ascontiguousarray(image, dtype=np.float32)
+
+
+def _resize(image: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` resized to ``size`` (w, h) and the 3x3 matrix mapping its pixel centres to the result's."""
+    h, w = image.shape[:2]
+    if (w, h) == size:
+        return image, np.eye(3)
+    if size[0] > w:
+        return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), scale_matrix(size[0] / w, size[1] / h)
+    k = min(w // size[0], h // size[1])
+    if k >= 2:
+        # OpenCV's area filter is ~2x faster for integer factors: shrink by k first (dropping < k edge
+        # pixels at the right and bottom, which moves no pixel centre), then finish on the small image
+        w, h = w // k * k, h // k * k
+        image = cv2.resize(image[:h, :w], (w // k, h // k), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return small, scale_matrix(size[0] / w, size[1] / h)
+
+
+def _work_images(photo: np.ndarray, plate: np.ndarray, megapixels: float):
+    """Downscaled photo and plate with the 3x3 matrices mapping full to work pixel coordinates.
+
+    A plate with the photo's aspect ratio is resized to the photo's work size (the
+    same scene at another resolution); any other plate keeps its own pixel scale.
+    """
+    h, w = photo.shape[:2]
+    s = min(1.0, float(np.sqrt(megapixels * 1e6 / (h * w))))
+    size = (max(32, round(w * s)), max(32, round(h * s)))
+    ph, pw = plate.shape[:2]
+    if abs((pw / ph) / (w / h) - 1.0) < 0.01:
+        plate_size = size
+    else:
+        t = min(1.0, float(np.sqrt(megapixels * 1e6 / (ph * pw))))
+        plate_size = (max(32, round(pw * t)), max(32, round(ph * t)))
+    work_photo, s_photo = _resize(photo, size)
+    work_plate, s_plate = _resize(plate, plate_size)
+    return work_photo, s_photo, work_plate, s_plate
+
+
+def _warp(image: np.ndarray, homography: np.ndarray, shape) -> np.ndarray:
+    return cv2.warpPerspective(image, homography, (shape[1], shape[0]),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _warp_full(plate: np.ndarray, homography: np.ndarray, photo_shape, gain: np.ndarray) -> np.ndarray:
+    """The plate warped onto the photo at full resolution with the gain applied, in place where possible."""
+    zoom = float(np.sqrt(plate.shape[0] * plate.shape[1] / (photo_shape[0] * photo_shape[1])))
+    if zoom > 1.5:  # warpPerspective does not low-pass; shrink a much larger plate first
+        size = (round(plate.shape[1] / zoom), round(plate.shape[0] / zoom))
+        small = scale_matrix(size[0] / plate.shape[1], size[1] / plate.shape[0])
+        plate, homography = cv2.resize(plate, size, interpolation=cv2.INTER_AREA), small @ homography
+    out = _warp(plate, homography, photo_shape)
+    if np.any(gain != 1.0):
+        h, w = photo_shape[:2]
+        rows = out.reshape(h, w * 3)  # a long inner loop is ~10x faster than broadcasting (3,)
+        np.multiply(rows, np.tile(gain.astype(np.float32), w), out=rows)
+        if np.any(gain > 1.0):
+            np.minimum(out, np.float32(1.0), out=out)
+    return out
+
+
+def _same_backdrop_error(inliers: int) -> AlignmentError:
+    return AlignmentError(f"the plate does not show the same backdrop as the photo (only {inliers} matching "
+                          "features); shoot the plate from the same position or pick the right plate file")
+
+
+def _count_inliers(homography: Optional[np.ndarray], matches: Matches) -> int:
+    return 0 if homography is None else int((reprojection_errors(homography, matches) < INLIER_PX).sum())
+
+
+def _match_and_fit(photo: Features, plate: Features, max_features: int):
+    """(matches, homography or None, inliers): a quick pass on the strongest features, all of them if needed."""
+    limits = [min(max_features, FIRST_PASS_FEATURES)]
+    if max_features > FIRST_PASS_FEATURES:
+        limits.append(max_features)
+    for limit in limits:
+        matches = match_features(photo, plate, limit)
+        homography = fit_homography(matches)
+        inliers = _count_inliers(homography, matches)
+        # plenty of support, or no sign of a common scene at all: more features will not change the answer
+        if (inliers >= 2 * STRONG_INLIERS and inliers >= 0.3 * len(matches)) or inliers < 8:
+            break
+    return matches, homography, inliers
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """Photo vs plate warped by a work homography, all at work resolution."""
+
+    warped: np.ndarray       # HxWx3 float32, no gain applied
+    valid: np.ndarray        # HxW bool
+    gain: np.ndarray         # (3,) float64
+    difference: np.ndarray   # HxW float32, after gain
+    changed: np.ndarray      # HxW bool, product / shadow / parallax, dilated
+
+
+def _compare(photo: np.ndarray, plate: np.ndarray, homography: np.ndarray, with_gain: bool) -> _Comparison:
+    warped = _warp(plate, homography, photo.shape)
+    valid = coverage_mask(homography, plate.shape, photo.shape, 1.0)
+    gain = fit_gain(photo, warped, valid) if with_gain else None
+    gain = np.ones(3) if gain is None else gain
+    difference = backdrop_difference(photo, warped, gain)
+    return _Comparison(warped, valid, gain, difference, changed_region(difference, valid))
+
+
+def _reproduces_backdrop(comparison: _Comparison) -> bool:
+    """Whether a plate used in place explains the photo: over much of the frame, and along its edges."""
+    agreement = backdrop_agreement(comparison.difference, comparison.valid)
+    border = backdrop_agreement(comparison.difference, comparison.valid, border_only=True)
+    return agreement >= IDENTITY_MIN_AGREEMENT and border >= IDENTITY_MIN_BORDER_AGREEMENT
+
+
+def _inlier_median(homography: np.ndarray, matches: Matches) -> float:
+    errors = reprojection_errors(homography, matches)
+    errors = errors[errors < INLIER_PX]
+    return float(np.median(errors)) if errors.size else float("inf")
+
+
+def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = AlignOptions(),
+                progress: Optional[ProgressFn] = None,
+                cancel: Optional[CancelToken] = None) -> Alignment:
+    """Warp ``plate`` onto ``photo`` and match its exposure.
+
+    photo, plate: HxWx3 float32 RGB in [0, 1]; the plate may have another size
+    (same scene at another resolution, or a crop). Returns an ``Alignment`` whose
+    aligned plate has the photo's shape. Reports progress as stage "align".
+
+    Raises ``Cancelled`` when ``cancel`` is set, and ``AlignmentError`` when:
+    - the plate is an empty frame (black, blown out or constant) unlike the photo's
+      backdrop (see ``check_image_content``);
+    - the features support a homography that moves, zooms, rotates or tilts the
+      plate beyond ``max_shift_fraction`` and fixed sane limits;
+    - the features are too few (under 20 inliers, or under 15% of the matches) and
+      the plate, used in place, reproduces the photo on less than 30% of the frame
+      or less than 60% of a band along its edges (another scene, not a plain backdrop).
+    """
+    photo, plate = _as_rgb(photo, "photo"), _as_rgb(plate, "plate")
+    report(progress, STAGE, 0.0)
+    check(cancel)
+    work_photo, s_photo, work_plate, s_plate = _work_images(photo, plate, options.work_megapixels)
+    check_image_content(work_photo, "photo")
+    check_image_content(work_plate, "plate", backdrop=border_colour(work_photo))
+    shape = work_photo.shape
+
+    def to_full(h: np.ndarray) -> np.ndarray:
+        return np.linalg.inv(s_plate) @ h @ s_photo
+
+    def problem(h: np.ndarray) -> Optional[str]:
+        return describe_homography_problem(to_full(h), photo.shape, plate.shape, options.max_shift_fraction)
+
+    check(cancel)
+    report(progress, STAGE, 0.1)
+    photo_features = detect_features(to_feature_grey(work_photo), options.max_features)
+    plate_features = detect_features(to_feature_grey(work_plate), options.max_features)
+    check(cancel)
+    report(progress, STAGE, 0.25)
+    matches, homography, inliers = _match_and_fit(photo_features, plate_features, options.max_features)
+    check(cancel)
+    report(progress, STAGE, 0.4)
+
+    use_features = (homography is not None and inliers >= MIN_INLIERS
+                    and inliers >= MIN_INLIER_FRACTION * len(matches))
+    if use_features and problem(homography) is not None:
+        if inliers >= STRONG_INLIERS:
+            raise AlignmentError(f"{problem(homography)}; shoot the plate from the same position as the photo")
+        use_features = False
+    if use_features:
+        # product exclusion: matches in the changed region may be false (repeated texture); refit without them
+        changed = _compare(work_photo, work_plate, homography, options.fit_gain).changed
+        pts = np.clip(np.round(matches.photo_pts).astype(int), 0, [shape[1] - 1, shape[0] - 1])
+        refit = fit_homography(matches.subset(~changed[pts[:, 1], pts[:, 0]]))
+        if refit is not None and _count_inliers(refit, matches) >= MIN_INLIERS and problem(refit) is None:
+            homography = refit
+    else:
+        homography = proportional_homography(shape, work_plate.shape)
+    comparison = _compare(work_photo, work_plate, homography, options.fit_gain)
+    if not use_features and not _reproduces_backdrop(comparison):
+        raise _same_backdrop_error(inliers)  # fail fast: refining cannot turn another scene into this one
+    check(cancel)
+    report(progress, STAGE, 0.5)
+
+    refined = False
+    if options.refine:
+        grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)  # noqa: E731
+        candidate, refined = refine_ecc(grey(work_photo), grey(work_plate), homography,
+                                        comparison.valid & ~comparison.changed)
+        # ECC may slide onto a moving or out-of-plane part of the scene; the features veto that
+        if refined and use_features:
+            before, after = _inlier_median(homography, matches), _inlier_median(candidate, matches)
+            refined = after <= max(1.25 * before, before + 0.25)
+        if refined and problem(candidate) is None:
+            homography = candidate
+            comparison = _compare(work_photo, work_plate, homography, options.fit_gain)
+        else:
+            refined = False
+    check(cancel)
+    report(progress, STAGE, 0.65)
+
+    if options.fit_gain:  # refit on the backdrop alone, now that the changed region is known
+        gain = fit_gain(work_photo, comparison.warped, comparison.valid & ~comparison.changed)
+        if gain is not None:
+            comparison = replace(comparison, gain=gain,
+                                 difference=backdrop_difference(work_photo, comparison.warped, gain))
+    if not use_features and not _reproduces_backdrop(comparison):
+        raise _same_backdrop_error(inliers)
+    inliers = _count_inliers(homography, matches)
+    agreement = backdrop_agreement(comparison.difference, comparison.valid)
+    if use_features and agreement < 0.1 and inliers < STRONG_INLIERS:
+        raise _same_backdrop_error(inliers)
+    full_homography = to_full(homography)
+    full_problem = problem(homography)
+    if full_problem is not None:
+        raise AlignmentError(f"{full_problem}; shoot the plate from the same position as the photo")
+
+    per_px = 1.0 / s_photo[0, 0]  # work pixels -> full-resolution photo pixels
+    residual, _ = measure_residual(cv2.cvtColor(work_photo, cv2.COLOR_RGB2GRAY),
+                                   cv2.cvtColor(comparison.warped, cv2.COLOR_RGB2GRAY),
+                                   comparison.valid & ~comparison.changed)
+    if np.isnan(residual) and use_features:
+        residual = _inlier_median(homography, matches)
+    coverage = float(comparison.valid.mean())
+    gain = comparison.gain
+    verdict, message = _verdict(use_features, len(matches), inliers, residual, per_px, gain,
+                                agreement, coverage)
+    check(cancel)
+    report(progress, STAGE, 0.75)
+
+    aligned = _warp_full(plate, full_homography, photo.shape, gain)
+    full_valid = coverage_mask(full_homography, plate.shape, photo.shape, VALID_MARGIN_PX)
+    report(progress, STAGE, 1.0)
+    result = AlignmentReport(
+        homography=full_homography, matches=len(matches), inliers=inliers,
+        inlier_fraction=inliers / len(matches) if len(matches) else 0.0,
+        residual_px=residual * per_px, gain=gain, verdict=verdict, message=message, refined=refined,
+        backdrop_agreement=agreement, coverage=coverage, method="features" if use_features else "in-place")
+    return Alignment(aligned_plate=aligned, valid=full_valid, report=result)
+
+
+def _verdict(use_features: bool, matches: int, inliers: int, residual_work: float, per_px: float,
+             gain: np.ndarray, agreement: float, coverage: float) -> tuple[str, str]:
+    """("ok" | "check", one-line message) from the alignment figures."""
+    gain_text = f"gain R {gain[0]:.2f} G {gain[1]:.2f} B {gain[2]:.2f}"
+    residual_text = "residual n/a" if np.isnan(residual_work) else f"residual {residual_work * per_px:.2f} px"
+    if use_features:
+        head = f"aligned: {inliers} inliers ({inliers / max(matches, 1):.0%}), {residual_text}, {gain_text}"
+    else:
+        head = (f"plate used in place (plain backdrop, {inliers} matching features): "
+                f"backdrop agrees on {agreement:.0%} of the frame, {gain_text}")
+    reasons = []
+    if use_features and (inliers < STRONG_INLIERS or inliers < 0.3 * matches):
+        reasons.append("few matching features")
+    if not np.isnan(residual_work) and residual_work > CHECK_RESIDUAL_WORK_PX:
+        reasons.append("the plate does not line up everywhere (camera moved or the scene is not flat)")
+    if agreement < OK_AGREEMENT:
+        reasons.append(f"photo and plate differ over {1 - agreement:.0%} of the frame")
+    if coverage < 0.9:
+        reasons.append(f"the plate covers only {coverage:.0%} of the photo")
+    if np.any(gain < 0.67) or np.any(gain > 1.5):
+        reasons.append("the plate's exposure differs strongly")
+    if reasons:
+        return "check", f"{head}; check: {'; '.join(reasons)}"
+    return "ok", head

@@ -1,0 +1,198 @@
+"""``matting-studio eval``: the dev set, metrics per method and subset, and a contact sheet.
+
+The dev set is deterministic: synthetic pairs from eval seeds (never used for
+training), stratified over the hard subsets, plus real masks from the shared
+data composited by the generator, plus the real pairs in the shared data
+(flowers with an approximate truth from triangulation matting; the hand-held
+frames with none, shown on the contact sheet only).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+from .metrics import all_metrics
+
+SUBSETS = ("plain", "shadow", "close_colour", "transparent", "thin")
+EVAL_SEED_BASE = 0  # training uses seeds >= 1_000_000
+
+
+@dataclass(frozen=True)
+class DevItem:
+    """photo, plate: HxWx3 float32 [0, 1]; alpha: HxW float32 truth or None; subsets: names it counts in."""
+
+    name: str
+    photo: np.ndarray
+    plate: np.ndarray
+    alpha: Optional[np.ndarray]
+    subsets: tuple
+
+
+def _read_rgb(path: Path, max_side: int = 0) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(path)
+    if max_side and max(image.shape[:2]) > max_side:
+        s = max_side / max(image.shape[:2])
+        image = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+def triangulate_alpha(comp_a, comp_b, back_a, back_b) -> np.ndarray:
+    """Smith & Blinn triangulation: alpha from one object over two known backdrops (HxW float32)."""
+    d_back = back_a - back_b
+    num = ((comp_a - comp_b) * d_back).sum(axis=2)
+    den = np.maximum((d_back * d_back).sum(axis=2), 1e-4)
+    return np.clip(1.0 - num / den, 0.0, 1.0).astype(np.float32)
+
+
+def real_pairs(data_dir: Optional[Path], max_side: int = 1024) -> list:
+    """The real pairs of the shared data folder that exist (none when it is absent)."""
+    items = []
+    if data_dir is None:
+        return items
+    flowers = data_dir / "flowers-triangulation"
+    if flowers.is_dir():
+        ca, cb, ba, bb = (_read_rgb(flowers / f"flowers-{n}.jpg", max_side) for n in
+                          ("compA", "compB", "backA", "backB"))
+        items.append(DevItem("flowers-A", ca, ba, triangulate_alpha(ca, cb, ba, bb), ("real",)))
+    handheld = data_dir / "bgm-v1-handheld"
+    if handheld.is_dir():
+        plate = _read_rgb(handheld / "plate.png", max_side)
+        for frame in sorted(handheld.glob("*_img.png")):
+            items.append(DevItem(f"handheld-{frame.stem}", _read_rgb(frame, max_side), plate, None, ("real",)))
+    return items
+
+
+def dev_set(data_dir: Optional[Path], count: int = 40, size=(384, 512)) -> list:
+    """``count`` synthetic items over SUBSETS (a third with real object masks when data exists) + real pairs."""
+    from .synth import make_pair
+
+    items = []
+    for i in range(count):
+        subset = SUBSETS[i % len(SUBSETS)]
+        real = data_dir is not None and i % 3 == 2
+        pair = make_pair(EVAL_SEED_BASE + i, size, data_dir=data_dir if real else None,
+                         kind="real" if real else "product",
+                         tags=None if subset == "plain" else {subset})
+        names = tuple(sorted({subset, *(t for t in pair.tags if t in SUBSETS)}))
+        items.append(DevItem(f"synth-{i:03d}", pair.photo, pair.plate, pair.alpha, names))
+    return items + real_pairs(data_dir)
+
+
+def evaluate(items: Sequence[DevItem], methods: Sequence[str], progress=None) -> dict:
+    """{method: {"items": [(item, result, metrics|None, seconds)], "failed": [(name, message)]}}."""
+    from .errors import MattingError
+    from .pipeline import MatteOptions, Pipeline
+
+    pipeline = Pipeline()
+    report = {}
+    for method in methods:
+        rows, failed = [], []
+        for k, item in enumerate(items):
+            start = time.perf_counter()
+            try:
+                result = pipeline.run(item.photo, item.plate, MatteOptions(method=method))
+            except MattingError as err:
+                failed.append((item.name, str(err)))
+                continue
+            seconds = time.perf_counter() - start
+            metrics = all_metrics(result.alpha, item.alpha) if item.alpha is not None else None
+            rows.append((item, result, metrics, seconds))
+            if progress:
+                progress(method, (k + 1) / len(items))
+        report[method] = {"items": rows, "failed": failed}
+    return report
+
+
+def summarise(report: dict) -> str:
+    """A plain-text table: mean metrics per method, overall and per subset."""
+    lines = []
+    keys = ("SAD", "MSE", "Grad", "Conn", "IoU")
+    header = f"{'method':<10} {'subset':<13} {'n':>3} " + " ".join(f"{k:>8}" for k in keys) + f" {'s/img':>6}"
+    lines.append(header)
+    for method, data in report.items():
+        scored = [(item, m, s) for item, _, m, s in data["items"] if m is not None]
+        groups = {"all": scored}
+        for name in (*SUBSETS, "real"):
+            groups[name] = [row for row in scored if name in row[0].subsets]
+        for name, rows in groups.items():
+            if not rows:
+                continue
+            means = [np.mean([m[k] for _, m, _ in rows]) for k in keys]
+            secs = np.mean([s for _, _, s in rows])
+            lines.append(f"{method:<10} {name:<13} {len(rows):>3} " + " ".join(f"{v:8.3f}" for v in means)
+                         + f" {secs:6.2f}")
+        for name, message in data["failed"]:
+            lines.append(f"{method:<10} FAILED {name}: {message}")
+    return "\n".join(lines)
+
+
+def _checkerboard(h: int, w: int, cell: int = 12) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    board = np.where(((yy // cell) + (xx // cell)) % 2 == 0, 0.8, 0.55).astype(np.float32)
+    return np.repeat(board[..., None], 3, axis=2)
+
+
+def contact_sheet(report: dict, thumb_height: int = 160, max_rows: int = 24) -> np.ndarray:
+    """RGB uint8 sheet: per item, photo | truth, then per method coarse mask | alpha | cut-out on a checkerboard."""
+    methods = list(report)
+    by_name = {}
+    for method in methods:
+        for item, result, _, _ in report[method]["items"]:
+            by_name.setdefault(item.name, {"item": item})[method] = result
+    names = [n for n in by_name if by_name[n]["item"].subsets == ("real",)]
+    names += [n for n in by_name if n not in names][: max(0, max_rows - len(names))]
+    rows = []
+    for name in names:
+        entry = by_name[name]
+        item = entry["item"]
+        h, w = item.photo.shape[:2]
+        tw = max(1, int(round(w * thumb_height / h)))
+        thumb = lambda img: cv2.resize(img, (tw, thumb_height), interpolation=cv2.INTER_AREA)
+        grey = lambda a: np.repeat(thumb(a.astype(np.float32))[..., None], 3, axis=2)
+        cells = [thumb(item.photo), grey(item.alpha) if item.alpha is not None else np.zeros((thumb_height, tw, 3), np.float32)]
+        for method in methods:
+            result = entry.get(method)
+            if result is None:
+                cells += [np.zeros((thumb_height, tw, 3), np.float32)] * 3
+                continue
+            a = thumb(result.alpha)[..., None]
+            cut = a * thumb(result.foreground) + (1 - a) * _checkerboard(thumb_height, tw)
+            cells += [grey(result.coarse_mask), grey(result.alpha), cut]
+        row = np.concatenate([np.pad(c, ((2, 2), (2, 2), (0, 0)), constant_values=1.0) for c in cells], axis=1)
+        cv2.putText(row, name, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (1.0, 0.2, 0.2), 1, cv2.LINE_AA)
+        rows.append(row)
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
+    title = np.ones((28, width, 3), np.float32)
+    cv2.putText(title, "photo | truth | " + " | ".join(f"{m}: coarse, alpha, cut-out" for m in methods),
+                (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+    return (np.clip(np.concatenate([title, *rows], axis=0), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def run_eval(data_dir: Optional[Path], count: int, methods: Sequence[str], sheet: Optional[Path]) -> int:
+    """The ``eval`` command: print the table, write the contact sheet; returns an exit code."""
+    from .imageio import write_image
+    from .pipeline import Pipeline
+
+    if data_dir is not None and not data_dir.is_dir():
+        print(f"note: no shared data at {data_dir}; evaluating on synthetic products only")
+        data_dir = None
+    if "network" in methods and not Pipeline.networks_available():
+        print("note: network weights are not installed; skipping the network method")
+        methods = [m for m in methods if m != "network"]
+    items = dev_set(data_dir, count)
+    print(f"dev set: {len(items)} items ({count} synthetic, {len(items) - count} real pairs); "
+          f"methods: {', '.join(methods)}")
+    report = evaluate(items, methods)
+    print(summarise(report))
+    if sheet is not None:
+        write_image(sheet, contact_sheet(report).astype(np.float32) / 255.0, force=True)
+        print(f"contact sheet: {sheet}")
+    return 0

@@ -1,0 +1,230 @@
+"""The one pipeline used by the GUI, the CLI and batch mode.
+
+``Pipeline.run`` = ``align`` (plate -> photo frame) then ``matte`` (coarse mask,
+alpha, foreground, quality score). The GUI calls the two halves separately so
+that a manual nudge of the plate re-runs only what follows alignment. The
+pipeline is the only caller of the networks; it loads them lazily, once.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Iterator, Mapping, Optional
+
+import cv2
+import numpy as np
+
+from .align import Alignment, AlignmentReport, AlignOptions, align_plate
+from .classical import ClassicalOptions, matte_classical, resize_to, scale_to_megapixels
+from .errors import MattingError, ModelError
+from .foreground import estimate_foreground
+from .jobs import CancelToken, ProgressFn, check, report
+from .quality import QualityScore, score_matte
+
+METHODS = ("auto", "network", "classical")
+
+
+@dataclass(frozen=True)
+class MatteOptions:
+    """How to cut one photo.
+
+    method: "auto" (networks when their weights are present, else classical),
+        "network" or "classical".
+    max_megapixels: work at most at this resolution (None = full resolution);
+        the GUI's quick preview uses e.g. 1.0, the final run None.
+    plate_offset: manual nudge (dx, dy) of the aligned plate, in pixels of the
+        working resolution, applied after alignment.
+    """
+
+    method: str = "auto"
+    max_megapixels: Optional[float] = None
+    align: AlignOptions = field(default_factory=AlignOptions)
+    plate_offset: tuple = (0.0, 0.0)
+    classical: ClassicalOptions = field(default_factory=ClassicalOptions)
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise MattingError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+
+
+@dataclass(frozen=True)
+class MatteResult:
+    """Everything one run produced, all at the working resolution (the photo's
+    unless options.max_megapixels reduced it).
+
+    photo, aligned_plate, foreground: HxWx3 float32 RGB [0, 1].
+    valid: HxW bool (where the aligned plate covers the photo).
+    coarse_mask, alpha: HxW float32 [0, 1].
+    timings: stage name -> seconds, in the order the stages ran.
+    method: the method actually used ("network" or "classical").
+    """
+
+    photo: np.ndarray
+    aligned_plate: np.ndarray
+    valid: np.ndarray
+    alignment: AlignmentReport
+    coarse_mask: np.ndarray
+    alpha: np.ndarray
+    foreground: np.ndarray
+    quality: QualityScore
+    timings: Mapping[str, float]
+    method: str
+
+
+def check_image(image: np.ndarray, what: str) -> None:
+    """Raise a MattingError unless ``image`` is HxWx3 float32 (the core convention)."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        raise MattingError(f"the {what} must be an RGB image (HxWx3), got shape {getattr(image, 'shape', None)}")
+    if image.dtype != np.float32:
+        raise MattingError(f"the {what} must be float32 in [0, 1], got {image.dtype}")
+    if min(image.shape[:2]) < 16:
+        raise MattingError(f"the {what} is only {image.shape[1]}x{image.shape[0]} pixels; use a real photo")
+
+
+def shift_alignment(alignment: Alignment, offset: tuple) -> Alignment:
+    """The alignment with the aligned plate moved by ``offset`` (dx, dy) pixels; borders become invalid."""
+    dx, dy = float(offset[0]), float(offset[1])
+    if dx == 0 and dy == 0:
+        return alignment
+    h, w = alignment.valid.shape
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    plate = cv2.warpAffine(alignment.aligned_plate, matrix, (w, h), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    valid = cv2.warpAffine(alignment.valid.astype(np.uint8), matrix, (w, h), flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    # Photo (x, y) now sees plate content from (x - dx, y - dy) of the old frame.
+    move = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]], np.float64)
+    report_ = replace(alignment.report, homography=alignment.report.homography @ move,
+                      message=f"{alignment.report.message}; nudged by ({dx:+g}, {dy:+g}) px")
+    return Alignment(aligned_plate=plate, valid=valid, report=report_)
+
+
+def downscale_pair(photo: np.ndarray, plate: np.ndarray, max_megapixels: Optional[float]):
+    """Photo and plate scaled by the same factor so the photo has at most ``max_megapixels``."""
+    if max_megapixels is None:
+        return photo, plate
+    scale = scale_to_megapixels(photo.shape, max_megapixels)
+    if scale >= 1.0:
+        return photo, plate
+
+    def shrink(image):
+        h, w = image.shape[:2]
+        return resize_to(image, (max(16, round(w * scale)), max(16, round(h * scale))))
+
+    return shrink(photo), shrink(plate)
+
+
+class _Timer:
+    def __init__(self):
+        self.timings: dict = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+class Pipeline:
+    """Owns the loaded models (lazily, once) and chains the stages.
+
+    device: "cuda", "mps", "cpu" or None (the best available).
+    """
+
+    def __init__(self, device: Optional[str] = None):
+        self.device = device
+
+    # -- networks -------------------------------------------------------------------------
+    @staticmethod
+    def networks_available() -> bool:
+        """True when both networks' weights ship with this installation."""
+        try:
+            from .models import registry
+        except ImportError:  # torch missing: the classical path still works
+            return False
+        return registry.is_available("coarse") and registry.is_available("matting")
+
+    def resolve_method(self, method: str) -> str:
+        if method == "classical":
+            return "classical"
+        if self.networks_available():
+            return "network"
+        if method == "network":
+            raise ModelError("the network weights are not installed; reinstall Matting Studio "
+                             "or use --method classical")
+        return "classical"
+
+    # -- stages ---------------------------------------------------------------------------
+    def align(self, photo: np.ndarray, plate: np.ndarray, options: MatteOptions = MatteOptions(),
+              progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> Alignment:
+        """Validate the inputs, reduce them to the working resolution and align the plate."""
+        check_image(photo, "photo")
+        check_image(plate, "plate")
+        photo, plate = downscale_pair(photo, plate, options.max_megapixels)
+
+        def align_progress(stage, fraction):
+            report(progress, "align", 0.3 * fraction)
+
+        return align_plate(photo, plate, options.align, progress=align_progress, cancel=cancel)
+
+    def matte(self, photo: np.ndarray, alignment: Alignment, options: MatteOptions = MatteOptions(),
+              progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
+              timings: Optional[Mapping[str, float]] = None) -> MatteResult:
+        """Coarse mask, alpha, foreground and quality score for an aligned pair.
+
+        ``photo`` may be at full resolution; it is reduced to ``alignment``'s size.
+        """
+        timer = _Timer()
+        timer.timings.update(timings or {})
+        h, w = alignment.valid.shape
+        photo = resize_to(photo, (w, h))
+        alignment = shift_alignment(alignment, options.plate_offset)
+        plate, valid = alignment.aligned_plate, alignment.valid
+        method = self.resolve_method(options.method)
+        check(cancel)
+        report(progress, "coarse", 0.3)
+        if method == "network":
+            coarse, alpha, foreground = self._matte_network(photo, plate, valid, progress, cancel, timer)
+        else:
+            with timer.stage("matte"):
+                coarse, alpha = matte_classical(photo, plate, valid, options.classical, cancel=cancel)
+            check(cancel)
+            report(progress, "foreground", 0.8)
+            with timer.stage("foreground"):
+                foreground = estimate_foreground(photo, plate, alpha, valid)
+        check(cancel)
+        report(progress, "quality", 0.95)
+        with timer.stage("quality"):
+            quality = score_matte(photo, plate, valid, alpha, foreground, alignment.report.verdict)
+            coarse = resize_to(coarse.astype(np.float32), (w, h), cv2.INTER_LINEAR)
+        report(progress, "done", 1.0)
+        return MatteResult(photo=photo, aligned_plate=plate, valid=valid, alignment=alignment.report,
+                           coarse_mask=coarse, alpha=alpha, foreground=foreground, quality=quality,
+                           timings=dict(timer.timings), method=method)
+
+    def run(self, photo: np.ndarray, plate: np.ndarray, options: MatteOptions = MatteOptions(),
+            progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> MatteResult:
+        """Align, then matte. See ``MatteResult`` for what comes back."""
+        timer = _Timer()
+        with timer.stage("align"):
+            alignment = self.align(photo, plate, options, progress, cancel)
+        return self.matte(photo, alignment, options, progress, cancel, timer.timings)
+
+    def _matte_network(self, photo, plate, valid, progress, cancel, timer):
+        from .models import inference
+
+        with timer.stage("coarse"):
+            coarse = inference.predict_coarse_mask(photo, plate, device=self.device)
+        check(cancel)
+        report(progress, "refine", 0.5)
+
+        def refine_progress(stage, fraction):
+            report(progress, "refine", 0.5 + 0.45 * fraction)
+
+        with timer.stage("refine"):
+            refined = inference.refine_matte(photo, plate, coarse, device=self.device,
+                                             progress=refine_progress, cancel=cancel)
+        return coarse, refined.alpha, refined.foreground

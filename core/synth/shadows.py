@@ -1,0 +1,77 @@
+"""Cast shadows: darkening of the backdrop by the product, in the photo only (alpha stays 0 there).
+
+Shadows are soft, so they are computed at a quarter of the frame size and
+upsampled. Each component multiplies the backdrop by a factor of 0.4-0.9 at
+its darkest.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+DOWN = 4
+
+
+def make_shadow(objects: list[np.ndarray], rng: np.random.Generator, force: bool = False,
+                probability: float = 0.55) -> np.ndarray:
+    """Shadow map (HxW float32 in (0, 1], 1 = no shadow) cast by objects of coverage ``objects`` (HxW each).
+
+    Components per object: a contact shadow at the base, a projected
+    silhouette on the floor (behind or in front of the object) and, sometimes,
+    a drop shadow on the wall, all from one light for the whole scene.
+    ``force`` guarantees a visible shadow.
+    """
+    h, w = objects[0].shape
+    if not force and rng.random() >= probability:
+        return np.ones((h, w), np.float32)
+    sh, sw = max(h // DOWN, 2), max(w // DOWN, 2)
+    light = {"squash": rng.uniform(0.12, 0.5) * (1 if rng.random() < 0.7 else -1),   # < 0: towards camera
+             "shear": rng.uniform(0.2, 1.2) * rng.choice([-1, 1]),
+             "wall": rng.uniform(0.03, 0.1, 2) * rng.choice([-1, 1], 2) * (1.0, 0.6)}
+    kinds = [k for k, p in (("contact", 0.6), ("floor", 0.6), ("wall", 0.3)) if rng.random() < p]
+    if not kinds:
+        kinds = ["floor" if rng.random() < 0.6 else "contact"]
+    strengths = {k: rng.uniform(0.1, 0.6) for k in kinds}
+    dark = np.zeros((sh, sw), np.float32)
+    for alpha in objects:
+        sil = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA)
+        sil = np.clip((sil - 0.3) * 2.0, 0.0, 1.0)              # glass casts a lighter shadow
+        for kind in kinds:
+            m = _component(kind, sil, light, rng)
+            if m is not None:
+                dark = 1.0 - (1.0 - dark) * (1.0 - strengths[kind] * np.clip(m, 0.0, 1.0))
+    if force and dark.max() < 0.2:
+        dark *= 0.25 / max(float(dark.max()), 1e-6)
+    shadow = 1.0 - cv2.resize(dark, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(shadow, 0.35, 1.0).astype(np.float32)
+
+
+def _component(kind: str, sil: np.ndarray, light: dict, rng: np.random.Generator) -> np.ndarray | None:
+    """One shadow component (low-res darkness in [0, 1]) of one object's silhouette ``sil``."""
+    sh, sw = sil.shape
+    ys, xs = np.nonzero(sil > 0.5)
+    if len(ys) == 0:
+        return None
+    base = float(ys.max()) + 0.5
+    size = float(max(ys.max() - ys.min(), xs.max() - xs.min(), 4))
+    if kind == "contact":
+        bottom_cols = xs[ys >= ys.max() - max(2, (ys.max() - ys.min()) * 0.05)]
+        m = np.zeros((sh, sw), np.float32)
+        cx = float(bottom_cols.mean())
+        half = max((bottom_cols.max() - bottom_cols.min()) * rng.uniform(0.5, 0.75), 1.5)
+        cv2.ellipse(m, (int(cx * 16), int(base * 16)), (int(half * 16), int(max(size * 0.03, 1.0) * 16)),
+                    0, 0, 360, 1.0, -1, cv2.LINE_AA, 4)
+        return cv2.GaussianBlur(m, (0, 0), max(size * rng.uniform(0.01, 0.03), 0.6))
+    if kind == "floor":
+        squash, shear = light["squash"], light["shear"]
+        mat = np.float32([[1, -shear * abs(squash), shear * abs(squash) * base], [0, squash, base * (1 - squash)]])
+        m = cv2.warpAffine(sil, mat, (sw, sh), flags=cv2.INTER_LINEAR, borderValue=0)
+        near = cv2.GaussianBlur(m, (0, 0), max(size * 0.01, 0.6))
+        far = cv2.GaussianBlur(m, (0, 0), max(size * rng.uniform(0.03, 0.08), 1.0))
+        dist = np.abs(np.arange(sh, dtype=np.float32)[:, None] - base) / max(size * abs(squash), 1.0)
+        fade = np.exp(-dist * rng.uniform(0.5, 2.0))
+        return (near * fade + far * (1 - fade)) * (0.5 + 0.5 * fade)
+    d = light["wall"] * size
+    mat = np.float32([[1, 0, d[0]], [0, 1, -abs(d[1])]])
+    m = cv2.warpAffine(sil, mat, (sw, sh), flags=cv2.INTER_LINEAR, borderValue=0)
+    return 0.7 * cv2.GaussianBlur(m, (0, 0), max(size * rng.uniform(0.03, 0.08), 1.0))

@@ -1,0 +1,5 @@
+import sys
+
+from core.train.cli import main
+
+sys.exit(main())

@@ -1,0 +1,60 @@
+"""Export a run's weights to ``resources/models/<file>`` (state dict only) and print the sha256 for the registry."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from core.models.registry import ARCHITECTURES, file_sha256, get_spec, models_dir
+
+
+def _swa_state(state: dict, task_name: str) -> dict | None:
+    """The SWA model's weights with batch-norm statistics recomputed on fresh training batches, or None."""
+    swa = state.get("swa_model")
+    if not swa:
+        return None
+    from torch.optim.swa_utils import AveragedModel
+
+    from core.train.data import iterate_batches
+    from core.train.tasks import get_task
+
+    task = get_task(task_name)
+    config = state["config"]
+    model = task.build_model(config)
+    averaged = AveragedModel(model)
+    averaged.load_state_dict(swa)
+    # BN statistics: forward 20 batches from a seed range after the run's position
+    batches = iterate_batches(task.build_dataset(config, config.get("data")), state["next_index"] + 10_000_000, config["batch"], 0)
+    for module in averaged.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None
+    averaged.train()
+    with torch.no_grad():
+        for _ in range(20):
+            _, batch = next(batches)
+            task.compute_loss(averaged.module, batch, config)
+    return averaged.module.state_dict()
+
+
+def export_weights(name: str, run: Path, destination: str | Path | None = None, half: bool = False) -> Path:
+    """Write ``run/last.pt``'s model (the SWA average if the run has one) as the registry's file for ``name``."""
+    spec = get_spec(name)
+    checkpoint = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    if checkpoint.get("task") != name:
+        raise SystemExit(f"{run / 'last.pt'} is a {checkpoint.get('task')!r} run, not {name!r}.")
+    state = _swa_state(checkpoint, name) or checkpoint["model"]
+    ARCHITECTURES[spec.architecture]().load_state_dict(state)  # fails loudly if the registry's architecture differs
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    folder = Path(destination) if destination else models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / spec.filename
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    params = sum(v.numel() for k, v in state.items() if v.is_floating_point() and "running" not in k)
+    print(f"{name}: step {checkpoint['step']}, {params} parameters -> {path}")
+    print(f"sha256 {file_sha256(path)}  size {path.stat().st_size} bytes")
+    return path

@@ -1,0 +1,88 @@
+"""Training step of the matting network: base at a random reduced scale, refiner on chosen full-resolution patches.
+
+Each batch is rendered at ``size`` (the "full" resolution). The base sees it
+downsampled by a random factor in ``BASE_SCALES`` (at inference a 24 MP photo is
+downsampled about 12x; training at 1.5-4x is what two CPU cores afford), and the
+refiner re-solves, per image, the ``TOP_TILES`` highest-scoring tiles (as at
+inference) plus ``RANDOM_TILES`` random ones. The coarse mask input is a degraded
+true alpha, so this does not depend on the coarse network.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from core.models.patches import crop_patches, sample_base, select_tiles, tile_scores
+from core.train.data import PairDataset
+from core.train.losses import matting_loss
+from core.train.tasks import Task
+
+BASE_SCALES = (1.5, 2.0, 3.0, 4.0)
+TOP_TILES = 24
+RANDOM_TILES = 8
+
+
+def _build_matting(config: dict) -> nn.Module:
+    from core.models.matting import MattingNetwork
+
+    return MattingNetwork(hidden=config.get("hidden", 8), patch=config.get("patch", 16))
+
+
+def _choose_tiles(alpha_b: torch.Tensor, error_b: torch.Tensor, full_size, patch: int, generator: torch.Generator):
+    scores = tile_scores(alpha_b.detach().numpy(), error_b.detach().numpy(), full_size, patch)
+    ys, xs = select_tiles(scores, full_size, patch, TOP_TILES, threshold=0.0)
+    rows, cols = scores.shape
+    pick = torch.randint(0, rows * cols, (RANDOM_TILES,), generator=generator).numpy()
+    ry = np.minimum((pick // cols) * patch, full_size[0] - patch)
+    rx = np.minimum((pick % cols) * patch, full_size[1] - patch)
+    return torch.from_numpy(np.concatenate([ys, ry])), torch.from_numpy(np.concatenate([xs, rx]))
+
+
+def matting_step_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torch.Tensor, dict]:
+    """Base loss at base resolution plus refiner loss on the patches (both :func:`matting_loss`)."""
+    photo, plate, alpha, foreground, coarse = (batch[k] for k in ("photo", "plate", "alpha", "foreground", "coarse"))
+    full_size = tuple(photo.shape[-2:])
+    generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,))))
+    scale = BASE_SCALES[int(torch.randint(0, len(BASE_SCALES), (1,), generator=generator))]
+    small = (max(32, round(full_size[0] / scale)), max(32, round(full_size[1] / scale)))
+
+    def down(x):
+        return F.interpolate(x, size=small, mode="area")
+
+    photo_b, plate_b = down(photo), down(plate)
+    alpha_b, residual_b, error_b, hidden_b = model.base(photo_b, plate_b, down(coarse))
+    foreground_b = (photo_b + residual_b).clamp(0, 1)
+    base_loss, base_parts = matting_loss(alpha_b, foreground_b, error_b, down(alpha), down(foreground), photo_b, plate_b)
+
+    refiner = model.refiner
+    patch, context = refiner.patch, refiner.context
+    base_out = torch.cat([alpha_b, residual_b, error_b, hidden_b], 1)
+    crops = {"photo": [], "plate": [], "base": [], "alpha": [], "foreground": [], "photo_c": [], "plate_c": []}
+    for b in range(photo.shape[0]):
+        ys, xs = _choose_tiles(alpha_b[b, 0], error_b[b, 0], full_size, patch, generator)
+        for key, image in (("photo", photo), ("plate", plate)):
+            crops[key].append(crop_patches(image[b].permute(1, 2, 0), ys, xs, patch, context))
+        for key, image in (("alpha", alpha), ("foreground", foreground), ("photo_c", photo), ("plate_c", plate)):
+            crops[key].append(crop_patches(image[b].permute(1, 2, 0), ys, xs, patch, 0))
+        crops["base"].append(sample_base(base_out[b : b + 1], ys, xs, full_size, patch, context))
+    crops = {k: torch.cat(v) for k, v in crops.items()}
+    alpha_r, residual_r = refiner(crops["photo"], crops["plate"], crops["base"])
+    foreground_r = (crops["photo_c"] + residual_r).clamp(0, 1)
+    refine_loss, refine_parts = matting_loss(
+        alpha_r, foreground_r, None, crops["alpha"], crops["foreground"], crops["photo_c"], crops["plate_c"]
+    )
+    parts = {**{f"base_{k}": v for k, v in base_parts.items()}, **{f"ref_{k}": v for k, v in refine_parts.items()}}
+    return base_loss + refine_loss, parts
+
+
+MATTING = Task(
+    name="matting",
+    build_model=_build_matting,
+    build_dataset=lambda config, data: PairDataset(config["size"], data, coarse=True),
+    compute_loss=matting_step_loss,
+    default_size=320,
+    default_batch=4,
+    default_lr=1e-3,
+)

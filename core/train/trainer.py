@@ -1,0 +1,155 @@
+"""The training loop: checkpoints on a timer and at exit, --resume, CSV log and PNG plot, optional SWA.
+
+A checkpoint (``OUT/last.pt``) holds the model, the optimiser, the SWA model if
+any, the step, the next sample index (the data stream's position: sample ``i``
+is rendered from seed ``TRAIN_SEED_BASE + i``), torch's RNG state and the
+config; the previous one is kept as ``OUT/previous.pt``. SIGTERM and SIGINT
+finish the current step, save, and exit 0.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from pathlib import Path
+
+import torch
+from torch.optim.swa_utils import AveragedModel
+
+from core.train.data import iterate_batches
+from core.train.plot import append_log, plot_losses
+from core.train.tasks import Task
+
+WARMUP_STEPS = 300
+SWA_START_FRACTION = 0.75
+
+
+def learning_rate(step: int, config: dict) -> float:
+    """Linear warm-up, then cosine decay to 5 % at ``config['steps']``; constant (SWA) after ``swa_start``."""
+    base, total = config["lr"], max(1, config["steps"])
+    if step < WARMUP_STEPS:
+        return base * (step + 1) / WARMUP_STEPS
+    if config.get("swa") and step >= SWA_START_FRACTION * total:
+        step = int(SWA_START_FRACTION * total)
+    progress = min(1.0, (step - WARMUP_STEPS) / max(1, total - WARMUP_STEPS))
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Write atomically: a killed job never leaves a half-written ``last.pt``."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    if path.exists():
+        os.replace(path, path.with_name("previous.pt"))
+    os.replace(tmp, path)
+
+
+def load_checkpoint(out: Path) -> dict | None:
+    for name in ("last.pt", "previous.pt"):
+        path = out / name
+        if path.exists():
+            try:
+                return torch.load(path, map_location="cpu", weights_only=False)
+            except Exception as exc:  # noqa: BLE001 - a damaged last.pt falls back to previous.pt
+                print(f"could not read {path}: {exc!r}", flush=True)
+    return None
+
+
+def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: bool, log_every: int = 10) -> int:
+    """Train ``task`` until ``config['steps']`` or a signal; returns the step reached."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config["threads"])
+    state = load_checkpoint(out) if resume else None
+    if state is not None:
+        kept = {k: state["config"][k] for k in ("mid", "width", "stem_stride", "hidden") if k in state["config"]}
+        config = {**config, **kept}
+    model = task.build_model(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
+    swa_model = None
+    step, next_index = 0, 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, next_index = state["step"], state["next_index"]
+        torch.set_rng_state(state["rng"])
+        if state.get("swa_model") is not None:
+            swa_model = AveragedModel(model)
+            swa_model.load_state_dict(state["swa_model"])
+        print(f"resumed from step {step} (sample {next_index})", flush=True)
+    else:
+        torch.manual_seed(config.get("seed", 0))
+    model.train()
+
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def snapshot() -> dict:
+        return {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "swa_model": swa_model.state_dict() if swa_model is not None else None,
+            "step": step,
+            "next_index": next_index,
+            "rng": torch.get_rng_state(),
+            "config": config,
+            "task": task.name,
+        }
+
+    dataset = task.build_dataset(config, data_dir)
+    sums: dict[str, float] = {}
+    count, synth = 0, 0.0
+    window_start = time.monotonic()
+    last_save = time.monotonic()
+    every = config["checkpoint_every_min"] * 60
+    try:
+        batches = iterate_batches(dataset, next_index, config["batch"], config["workers"])
+        while step < config["steps"] and stop["signal"] is None:
+            next_index, batch = next(batches)
+            lr = learning_rate(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss, parts = task.compute_loss(model, batch, config)
+            if not torch.isfinite(loss):
+                print(f"step {step}: non-finite loss {loss.item()}, batch skipped", flush=True)
+                optimizer.zero_grad(set_to_none=True)
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            step += 1
+            if config.get("swa") and step >= SWA_START_FRACTION * config["steps"] and step % 10 == 0:
+                if swa_model is None:
+                    swa_model = AveragedModel(model)
+                swa_model.update_parameters(model)
+            sums["loss"] = sums.get("loss", 0.0) + loss.item()
+            for key, value in parts.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            synth += float(batch["synth"].float().mean())
+            count += 1
+            if step % log_every == 0:
+                elapsed = time.monotonic() - window_start
+                row = {"step": step, "time_s": round(time.time(), 1), "samples": next_index,
+                       **{k: round(v / count, 6) for k, v in sums.items()}, "lr": lr,
+                       "samples_per_s": round(count * config["batch"] / elapsed, 3), "synth": round(synth / count, 2)}
+                append_log(out / "log.csv", row)
+                print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+                sums, count, synth, window_start = {}, 0, 0.0, time.monotonic()
+            if time.monotonic() - last_save > every:
+                save_checkpoint(out / "last.pt", snapshot())
+                plot_losses(out / "log.csv", out / "loss.png")
+                last_save = time.monotonic()
+    finally:
+        save_checkpoint(out / "last.pt", snapshot())
+        if (out / "log.csv").exists():
+            plot_losses(out / "log.csv", out / "loss.png")
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        reason = f"signal {stop['signal']}" if stop["signal"] is not None else f"step {step}"
+        print(f"saved {out / 'last.pt'} at step {step} ({reason})", flush=True)
+    return step

@@ -1,0 +1,107 @@
+"""The ``matting-studio`` command: the desktop app with no arguments, headless with a subcommand.
+
+Heavy libraries (torch, OpenCV, Qt) are imported only inside the subcommands, so
+``--version`` and ``--help`` answer at once.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from core import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _add_export_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=("png", "webp", "tiff"),
+                   help="output format (default: from OUT's suffix, else png)")
+    p.add_argument("--crop", action="store_true", help="trim to the product's bounding box")
+    p.add_argument("--padding", default="0", metavar="PX|PCT%",
+                   help="with --crop: margin in pixels (40) or percent of the product's size (5%%)")
+    p.add_argument("--background", metavar="COLOR|IMAGE",
+                   help="write an opaque composite over a colour (#ffffff) or an image instead of transparency")
+    p.add_argument("--method", choices=("auto", "network", "classical"), default="auto",
+                   help="auto: the networks when installed, else the classical solve (default)")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matting-studio",
+        description="Cut products out of studio photos using a plate (the backdrop shot without the product). "
+                    "With no command, opens the desktop app.")
+    parser.add_argument("--version", action="version", version=f"matting-studio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    cut = sub.add_parser("cut", help="cut one photo out against its plate",
+                         description="Cut PHOTO out against PLATE and write a transparent image to OUT.")
+    cut.add_argument("photo", type=Path, metavar="PHOTO")
+    cut.add_argument("--plate", type=Path, required=True, help="the backdrop shot without the product")
+    cut.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="the cut-out to write")
+    cut.add_argument("--alpha", type=Path, metavar="ALPHA.png", help="also write the alpha as a grey PNG")
+    cut.add_argument("--mask", type=Path, metavar="MASK.png", help="also write the coarse mask as a grey PNG")
+    cut.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _add_export_arguments(cut)
+
+    bench = sub.add_parser("bench", help="time the pipeline on generated photos and print the figures")
+    bench.add_argument("--megapixels", type=float, nargs="+", default=[12.0, 24.0])
+    bench.add_argument("--method", choices=("auto", "network", "classical"), default="auto")
+    bench.add_argument("--repeat", type=int, default=1, help="runs per size (the best is reported)")
+
+    ev = sub.add_parser("eval", help="score the methods on the dev set and write a contact sheet")
+    ev.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data",
+                    help="the shared data folder (real masks and real pairs); default ../shared/data")
+    ev.add_argument("--count", type=int, default=40, help="synthetic dev items (default 40)")
+    ev.add_argument("--methods", nargs="+", choices=("classical", "network"), default=["classical", "network"])
+    ev.add_argument("--sheet", type=Path, default=Path("eval-contact-sheet.png"), help="contact sheet PNG to write")
+
+    try:
+        from core.train import cli as train_cli
+    except ImportError:
+        train_cli = None
+    if train_cli is not None and hasattr(train_cli, "add_arguments"):
+        train = sub.add_parser("train", help="train a network (coarse or matting) on synthetic and shared data")
+        train_cli.add_arguments(train)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        from studio.gui.app import main as app_main
+
+        return app_main([])
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from studio.gui.app import main as app_main
+
+        return app_main([])
+    try:
+        if args.command == "cut":
+            from studio.commands import run_cut
+
+            return run_cut(args)
+        if args.command == "bench":
+            from core.bench import run_bench
+
+            return run_bench(args.megapixels, method=args.method, repeat=args.repeat)
+        if args.command == "eval":
+            from core.evaluate import run_eval
+
+            return run_eval(args.data, args.count, args.methods, args.sheet)
+        if args.command == "train":
+            from core.train import cli as train_cli
+
+            return train_cli.run(args)
+    except KeyboardInterrupt:
+        print("matting-studio: interrupted; no partial files were left", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    build_parser().error(f"unknown command {args.command}")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

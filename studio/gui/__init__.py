@@ -1,0 +1,1 @@
+"""The PySide6 desktop app. All Qt lives in this package; pixel work stays in ``core``."""

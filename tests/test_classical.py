@@ -1,0 +1,115 @@
+"""The network-free path: shadow-aware difference, coarse mask, GrabCut, soft edge, foreground."""
+import cv2
+import numpy as np
+
+from conftest import iou, render_scene
+from core.classical import ClassicalOptions, coarse_mask_from_difference, fill_product_holes, matte_classical
+from core.difference import measure_difference
+from core.foreground import estimate_foreground, fill_from_confident
+
+
+def _valid(shape):
+    return np.ones(shape[:2], bool)
+
+
+def test_known_alpha_recovered_within_tolerance():
+    photo, plate, alpha = render_scene(seed=1)
+    coarse, estimate = matte_classical(photo, plate, _valid(photo.shape))
+    assert iou(estimate, alpha) > 0.98
+    # SAD over the whole image, in pixels: a few pixels' worth along the edge only.
+    assert np.abs(estimate - alpha).mean() < 0.01
+    assert estimate.dtype == np.float32 and estimate.min() >= 0 and estimate.max() <= 1
+
+
+def test_soft_edge_is_fractional_and_close_to_truth():
+    photo, plate, alpha = render_scene(seed=2, hole=False, shadow=False, noise=0.004)
+    _, estimate = matte_classical(photo, plate, _valid(photo.shape))
+    edge = (alpha > 0.1) & (alpha < 0.9)
+    assert edge.sum() > 50
+    assert np.abs(estimate[edge] - alpha[edge]).mean() < 0.12
+    assert ((estimate[edge] > 0.05) & (estimate[edge] < 0.95)).mean() > 0.5
+
+
+def test_cast_shadow_is_not_taken_for_product():
+    photo, plate, alpha = render_scene(seed=3, shadow=True)
+    diff = measure_difference(photo, plate, _valid(photo.shape))
+    near_product = cv2.dilate((alpha > 0).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    shadow_only = ~near_product
+    shadow_only[: photo.shape[0] * 3 // 4] = False  # the shadow lies along the bottom
+    assert diff.shadow[shadow_only].max() > 0.9
+    _, estimate = matte_classical(photo, plate, _valid(photo.shape))
+    assert estimate[shadow_only].max() < 0.05
+
+
+def test_see_through_hole_stays_open_but_colour_match_inside_is_filled():
+    photo, plate, alpha = render_scene(seed=4, hole=True, shadow=False)
+    _, estimate = matte_classical(photo, plate, _valid(photo.shape))
+    hole = alpha == 0
+    hole[: photo.shape[0] // 3] = False
+    hole[:, : photo.shape[1] // 3] = False
+    hole[:, 2 * photo.shape[1] // 3:] = False
+    hole[photo.shape[0] * 3 // 4:] = False
+    assert hole.sum() > 100
+    assert estimate[hole].mean() < 0.05
+
+    # An enclosed gap whose pixels differ from the plate a little (a colour match) is filled.
+    mask = np.zeros((60, 60), np.uint8)
+    mask[10:50, 10:50] = 1
+    mask[25:35, 25:35] = 0
+    score = np.full((60, 60), 0.8, np.float32)
+    assert fill_product_holes(mask, score, 1.8)[30, 30] == 0
+    score[25:35, 25:35] = 2.5
+    assert fill_product_holes(mask, score, 1.8)[30, 30] == 1
+
+
+def test_empty_scene_gives_empty_mask():
+    _, plate, _ = render_scene(seed=5)
+    rng = np.random.default_rng(0)
+    photo = np.clip(plate + rng.normal(0, 0.01, plate.shape), 0, 1).astype(np.float32)
+    diff = measure_difference(photo, plate, _valid(photo.shape))
+    assert coarse_mask_from_difference(diff).sum() == 0
+
+
+def test_invalid_border_does_not_create_product():
+    photo, plate, alpha = render_scene(seed=6, shadow=False)
+    plate = plate.copy()
+    plate[:, :12] = 0  # what a warp leaves where the plate does not cover the photo
+    valid = _valid(photo.shape)
+    valid[:, :12] = False
+    _, estimate = matte_classical(photo, plate, valid)
+    assert estimate[:, :12].max() < 0.05
+    assert iou(estimate, alpha) > 0.97
+
+
+def test_fill_from_confident_extrapolates_and_keeps_confident_values():
+    values = np.zeros((32, 32, 3), np.float32)
+    values[:, :16] = (0.2, 0.4, 0.6)
+    weights = np.zeros((32, 32), np.float32)
+    weights[:, :16] = 1
+    filled = fill_from_confident(values, weights)
+    np.testing.assert_allclose(filled[:, :8], 0.2 * np.array([1, 2, 3]) * np.ones((32, 8, 3)), atol=1e-5)
+    np.testing.assert_allclose(filled[:, 24:], filled[:, :8], atol=0.02)
+
+
+def test_foreground_is_decontaminated_at_soft_edges():
+    rng = np.random.default_rng(7)
+    h, w = 40, 60
+    alpha = np.tile(np.linspace(0, 1, w, dtype=np.float32), (h, 1))
+    true_fg = np.empty((h, w, 3), np.float32)
+    true_fg[:] = (0.9, 0.1, 0.1)
+    plate = np.empty((h, w, 3), np.float32)
+    plate[:] = (0.1, 0.2, 0.9)
+    photo = alpha[..., None] * true_fg + (1 - alpha[..., None]) * plate
+    photo = np.clip(photo + rng.normal(0, 0.003, photo.shape), 0, 1).astype(np.float32)
+    fg = estimate_foreground(photo, plate, alpha, np.ones((h, w), bool))
+    soft = (alpha > 0.1) & (alpha < 0.95)
+    # No backdrop blue bleeds into the foreground, unlike the raw photo.
+    assert np.abs(fg[soft] - true_fg[soft]).max() < 0.1
+    assert np.abs(photo[soft] - true_fg[soft]).mean() > 0.2
+
+
+def test_hysteresis_thresholds_are_options():
+    photo, plate, alpha = render_scene(seed=8)
+    strict = ClassicalOptions(seed_threshold=1e9)
+    coarse, _ = matte_classical(photo, plate, _valid(photo.shape), strict)
+    assert coarse.sum() == 0

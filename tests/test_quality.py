@@ -1,0 +1,57 @@
+"""The quality judge separates good mattes from missing parts and included backdrop."""
+import numpy as np
+
+from conftest import render_scene
+from core.foreground import estimate_foreground
+from core.quality import REVIEW_THRESHOLD, score_matte
+
+
+def _judge(photo, plate, alpha):
+    valid = np.ones(alpha.shape, bool)
+    return score_matte(photo, plate, valid, alpha, estimate_foreground(photo, plate, alpha, valid))
+
+
+def test_true_alpha_scores_high_even_with_a_cast_shadow():
+    photo, plate, alpha = render_scene(seed=11, shadow=True)
+    q = _judge(photo, plate, alpha)
+    assert q.score > 0.9 and not q.needs_review and q.reasons == ()
+
+
+def test_missing_half_of_the_product_needs_review():
+    photo, plate, alpha = render_scene(seed=12)
+    cut = alpha * (np.arange(alpha.shape[1]) < alpha.shape[1] // 2)
+    q = _judge(photo, plate, cut.astype(np.float32))
+    assert q.score < REVIEW_THRESHOLD and q.needs_review
+    assert q.recomposition_error > 0.3
+    assert any("missing" in r for r in q.reasons)
+
+
+def test_backdrop_included_needs_review():
+    photo, plate, alpha = render_scene(seed=13, shadow=False)
+    cut = np.maximum(alpha, (np.arange(alpha.shape[0]) > alpha.shape[0] * 0.8)[:, None]).astype(np.float32)
+    q = _judge(photo, plate, cut)
+    assert q.needs_review and q.leakage > 0.1
+    assert any("backdrop" in r for r in q.reasons)
+
+
+def test_score_orders_mattes_by_error():
+    photo, plate, alpha = render_scene(seed=14)
+    scores = []
+    for keep in (1.0, 0.9, 0.7, 0.4):
+        cut = alpha * (np.arange(alpha.shape[1]) < alpha.shape[1] * keep)
+        scores.append(_judge(photo, plate, cut.astype(np.float32)).score)
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] > scores[-1] + 0.5
+
+
+def test_no_product_needs_review():
+    photo, plate, alpha = render_scene(seed=15)
+    q = _judge(photo, plate, np.zeros_like(alpha))
+    assert q.needs_review and q.score == 0.0 and "no product" in q.reasons[0]
+
+
+def test_alignment_check_forces_review():
+    photo, plate, alpha = render_scene(seed=16)
+    valid = np.ones(alpha.shape, bool)
+    q = score_matte(photo, plate, valid, alpha, estimate_foreground(photo, plate, alpha, valid), "check")
+    assert q.needs_review and any("alignment" in r for r in q.reasons)
