@@ -16,6 +16,7 @@ import numpy as np
 from .difference import DifferenceMap, measure_difference
 from .foreground import fill_from_confident
 from .jobs import CancelToken, check
+from .working import SmallView, make_small_view, resize_to, scale_to_megapixels  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,6 @@ class ClassicalOptions:
     min_object_fraction: float = 0.0004
     grabcut_iterations: int = 3
     hole_fill_mean: float = 1.8
-
-
-def scale_to_megapixels(shape: tuple, megapixels: float) -> float:
-    """The factor (<= 1) that brings an image of ``shape`` to at most ``megapixels``."""
-    h, w = shape[:2]
-    return min(1.0, float(np.sqrt(megapixels * 1e6 / (h * w))))
-
-
-def resize_to(image: np.ndarray, size_wh: tuple, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
-    if (image.shape[1], image.shape[0]) == tuple(size_wh):
-        return image
-    return cv2.resize(image, size_wh, interpolation=interpolation)
 
 
 def _disk(radius: int) -> np.ndarray:
@@ -140,9 +129,21 @@ def _drop_unsupported_components(mask: np.ndarray, score: np.ndarray, seed: floa
     return keep[labels].astype(np.uint8)
 
 
+def sample_bilinear(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``image`` (HxWxC float32) sampled at float coordinates ``xs``, ``ys`` (N,): returns NxC."""
+    n = xs.size
+    width = 4096  # cv2.remap needs maps under 32767 rows and columns
+    rows = max(1, -(-n // width))
+    pad = rows * width - n
+    mx = np.pad(xs.astype(np.float32), (0, pad)).reshape(rows, width)
+    my = np.pad(ys.astype(np.float32), (0, pad)).reshape(rows, width)
+    out = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(rows * width, -1)[:n]
+
+
 def refine_edge(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray, mask_small: np.ndarray,
                 band_px: int = 2, min_contrast: float = 0.12,
-                cancel: Optional[CancelToken] = None) -> np.ndarray:
+                cancel: Optional[CancelToken] = None, photo_small: Optional[np.ndarray] = None) -> np.ndarray:
     """Soft alpha at full resolution from a binary mask solved at lower resolution.
 
     photo, aligned_plate: HxWx3 float32 [0, 1] full resolution; valid: HxW bool.
@@ -162,16 +163,19 @@ def refine_edge(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray,
     alpha = cv2.threshold(soft, 0.5, 1.0, cv2.THRESH_BINARY)[1]
     band = cv2.resize(band_small.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST)
     check(cancel)
-    ys, xs = np.nonzero(band)
-    if ys.size == 0:
+    points = cv2.findNonZero(band)
+    if points is None:
         return alpha
+    points = points.reshape(-1, 2)  # (x, y) rows; OpenCV 4 adds a middle axis
+    xs, ys = points[:, 0], points[:, 1]
     # Colour of sure product near the edge, extrapolated outwards.
-    photo_small = resize_to(photo, (w, h))
+    if photo_small is None or photo_small.shape[:2] != (h, w):
+        photo_small = resize_to(photo, (w, h))
     sure = cv2.erode(m, _disk(band_px + 1)).astype(np.float32)
     fg_small = fill_from_confident(photo_small, sure)
     sx = ((xs + 0.5) * (w / W) - 0.5).astype(np.float32)
     sy = ((ys + 0.5) * (h / H) - 0.5).astype(np.float32)
-    F = cv2.remap(fg_small, sx[:, None], sy[:, None], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0, :]
+    F = sample_bilinear(fg_small, sx, sy)
     I = photo[ys, xs]
     B = aligned_plate[ys, xs]
     fb = F - B
@@ -184,23 +188,21 @@ def refine_edge(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray,
 
 def matte_classical(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray,
                     options: ClassicalOptions = ClassicalOptions(),
-                    cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, np.ndarray]:
+                    cancel: Optional[CancelToken] = None,
+                    small: Optional[SmallView] = None) -> tuple[np.ndarray, np.ndarray]:
     """Coarse mask (at solve resolution) and full-resolution alpha; both float32 [0, 1].
 
     Returns ``(coarse_small, alpha)``; the coarse mask is small on purpose, the
-    caller upsamples it for display only.
+    caller upsamples it for display only. ``small`` is a ready ``SmallView`` at
+    ``options.solve_megapixels`` (made here when not given).
     """
-    H, W = photo.shape[:2]
-    scale = scale_to_megapixels(photo.shape, options.solve_megapixels)
-    size = (max(8, int(round(W * scale))), max(8, int(round(H * scale))))
-    photo_s = resize_to(photo, size)
-    plate_s = resize_to(aligned_plate, size)
-    valid_s = resize_to(valid.astype(np.uint8), size, cv2.INTER_NEAREST) > 0
-    diff = measure_difference(photo_s, plate_s, valid_s)
+    if small is None:
+        small = make_small_view(photo, aligned_plate, valid, options.solve_megapixels)
+    diff = measure_difference(small.photo, small.aligned_plate, small.valid)
     coarse = coarse_mask_from_difference(diff, options)
     check(cancel)
-    mask = solve_grabcut(photo_s, coarse, diff.score, options.grabcut_iterations, valid_s)
+    mask = solve_grabcut(small.photo, coarse, diff.score, options.grabcut_iterations, small.valid)
     mask = fill_product_holes(mask, diff.score, options.hole_fill_mean)
     check(cancel)
-    alpha = refine_edge(photo, aligned_plate, valid, mask, cancel=cancel)
+    alpha = refine_edge(photo, aligned_plate, valid, mask, cancel=cancel, photo_small=small.photo)
     return coarse, alpha

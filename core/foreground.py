@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .working import SmallView, resize_to
+
 _SOLID = 0.98
 
 
@@ -42,27 +44,45 @@ def fill_from_confident(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return estimate.astype(np.float32)
 
 
+def soft_pixels(alpha: np.ndarray, low: float = 0.0, high: float = _SOLID) -> tuple:
+    """(ys, xs) of pixels with low < alpha < high, found without a full-size boolean index."""
+    mask = cv2.inRange(alpha, float(low), float(high))
+    mask[alpha <= low] = 0  # inRange is inclusive at both ends
+    points = cv2.findNonZero(mask)
+    if points is None:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    points = points.reshape(-1, 2)  # (x, y) rows; OpenCV 4 adds a middle axis
+    return points[:, 1], points[:, 0]
+
+
 def estimate_foreground(photo: np.ndarray, aligned_plate: np.ndarray, alpha: np.ndarray,
-                        valid: np.ndarray | None = None, work_megapixels: float = 1.0) -> np.ndarray:
+                        valid: np.ndarray | None = None, work_megapixels: float = 1.0,
+                        small: SmallView | None = None) -> np.ndarray:
     """Straight foreground colours, HxWx3 float32 RGB [0, 1].
 
     photo, aligned_plate: HxWx3 float32 [0, 1]; alpha: HxW float32 [0, 1];
     valid: HxW bool where the plate is trustworthy (elsewhere the solid-colour
     fill is used for soft pixels). The push-pull fill runs at about
-    ``work_megapixels``; the exact solve only touches soft pixels.
+    ``work_megapixels`` (or on ``small``'s photo); the exact solve only touches
+    soft pixels.
     """
     H, W = alpha.shape
-    scale = min(1.0, float(np.sqrt(work_megapixels * 1e6 / (H * W))))
-    size = (max(4, int(round(W * scale))), max(4, int(round(H * scale))))
-    photo_s = cv2.resize(photo, size, interpolation=cv2.INTER_AREA) if scale < 1 else photo
-    alpha_s = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA) if scale < 1 else alpha
+    if small is None:
+        scale = min(1.0, float(np.sqrt(work_megapixels * 1e6 / (H * W))))
+        size = (max(4, int(round(W * scale))), max(4, int(round(H * scale))))
+        photo_s = resize_to(photo, size)
+    else:
+        photo_s, size = small.photo, small.size
+    alpha_s = resize_to(alpha, size)
     solid = np.clip((alpha_s - 0.9) / (_SOLID - 0.9), 0.0, 1.0).astype(np.float32)
     fill_s = fill_from_confident(photo_s, solid)
     # Start from the fill (covers alpha == 0), then copy solid pixels from the photo.
-    foreground = cv2.resize(fill_s, (W, H), interpolation=cv2.INTER_LINEAR) if scale < 1 else fill_s.copy()
-    solid_full = alpha >= _SOLID
-    np.copyto(foreground, photo, where=solid_full[..., None])
-    ys, xs = np.nonzero((alpha > 0.0) & ~solid_full)
+    foreground = resize_to(fill_s, (W, H), cv2.INTER_LINEAR)
+    if foreground is fill_s:
+        foreground = fill_s.copy()
+    solid_full = cv2.threshold(alpha, _SOLID - 1e-6, 1, cv2.THRESH_BINARY)[1].astype(np.uint8)
+    cv2.copyTo(photo, solid_full, foreground)
+    ys, xs = soft_pixels(alpha)
     if ys.size:
         a = alpha[ys, xs][:, None]
         I = photo[ys, xs]

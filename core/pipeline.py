@@ -16,11 +16,12 @@ import cv2
 import numpy as np
 
 from .align import Alignment, AlignmentReport, AlignOptions, align_plate
-from .classical import ClassicalOptions, matte_classical, resize_to, scale_to_megapixels
+from .classical import ClassicalOptions, matte_classical
 from .errors import MattingError, ModelError
 from .foreground import estimate_foreground
 from .jobs import CancelToken, ProgressFn, check, report
 from .quality import QualityScore, score_matte
+from .working import make_small_view, resize_to, scale_to_megapixels
 
 METHODS = ("auto", "network", "classical")
 
@@ -58,6 +59,7 @@ class MatteResult:
     coarse_mask, alpha: HxW float32 [0, 1].
     timings: stage name -> seconds, in the order the stages ran.
     method: the method actually used ("network" or "classical").
+    notes: sentences for the user about how the result was made (e.g. a fallback).
     """
 
     photo: np.ndarray
@@ -70,6 +72,7 @@ class MatteResult:
     quality: QualityScore
     timings: Mapping[str, float]
     method: str
+    notes: tuple = ()
 
 
 def check_image(image: np.ndarray, what: str) -> None:
@@ -147,15 +150,24 @@ class Pipeline:
             return False
         return registry.is_available("coarse") and registry.is_available("matting")
 
+    @staticmethod
+    def networks_recommended() -> bool:
+        """True when the shipped weights are marked as beating the classical path on
+        the dev set (the model card's figures); only then does "auto" use them."""
+        from .models import registry
+
+        return all(getattr(registry.get_spec(name), "recommended", False) for name in ("coarse", "matting"))
+
     def resolve_method(self, method: str) -> str:
+        """"network" or "classical" for an options.method of "auto", "network" or "classical"."""
         if method == "classical":
             return "classical"
-        if self.networks_available():
-            return "network"
         if method == "network":
-            raise ModelError("the network weights are not installed; reinstall Matting Studio "
-                             "or use --method classical")
-        return "classical"
+            if not self.networks_available():
+                raise ModelError("the network weights are not installed; reinstall Matting Studio "
+                                 "or use --method classical")
+            return "network"
+        return "network" if self.networks_available() and self.networks_recommended() else "classical"
 
     # -- stages ---------------------------------------------------------------------------
     def align(self, photo: np.ndarray, plate: np.ndarray, options: MatteOptions = MatteOptions(),
@@ -184,26 +196,34 @@ class Pipeline:
         alignment = shift_alignment(alignment, options.plate_offset)
         plate, valid = alignment.aligned_plate, alignment.valid
         method = self.resolve_method(options.method)
+        small = make_small_view(photo, plate, valid, options.classical.solve_megapixels)
         check(cancel)
         report(progress, "coarse", 0.3)
+        notes = []
         if method == "network":
-            coarse, alpha, foreground = self._matte_network(photo, plate, valid, progress, cancel, timer)
-        else:
+            try:
+                coarse, alpha, foreground = self._matte_network(photo, plate, valid, progress, cancel, timer)
+            except ModelError as err:
+                if options.method == "network":
+                    raise
+                notes.append(f"used the classical method: {err}")
+                method = "classical"
+        if method == "classical":
             with timer.stage("matte"):
-                coarse, alpha = matte_classical(photo, plate, valid, options.classical, cancel=cancel)
+                coarse, alpha = matte_classical(photo, plate, valid, options.classical, cancel=cancel, small=small)
             check(cancel)
             report(progress, "foreground", 0.8)
             with timer.stage("foreground"):
-                foreground = estimate_foreground(photo, plate, alpha, valid)
+                foreground = estimate_foreground(photo, plate, alpha, valid, small=small)
         check(cancel)
         report(progress, "quality", 0.95)
         with timer.stage("quality"):
-            quality = score_matte(photo, plate, valid, alpha, foreground, alignment.report.verdict)
+            quality = score_matte(photo, plate, valid, alpha, foreground, alignment.report.verdict, small)
             coarse = resize_to(coarse.astype(np.float32), (w, h), cv2.INTER_LINEAR)
         report(progress, "done", 1.0)
         return MatteResult(photo=photo, aligned_plate=plate, valid=valid, alignment=alignment.report,
                            coarse_mask=coarse, alpha=alpha, foreground=foreground, quality=quality,
-                           timings=dict(timer.timings), method=method)
+                           timings=dict(timer.timings), method=method, notes=tuple(notes))
 
     def run(self, photo: np.ndarray, plate: np.ndarray, options: MatteOptions = MatteOptions(),
             progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> MatteResult:

@@ -18,11 +18,13 @@ found, or when alignment asked for a check.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import cv2
 import numpy as np
 
 from .difference import measure_difference
+from .working import SmallView, make_small_view
 
 REVIEW_THRESHOLD = 0.6
 #: Differences above this many noise sigmas count as failing to recompose.
@@ -47,29 +49,24 @@ class QualityScore:
     reasons: tuple = ()
 
 
-def _shrink(image: np.ndarray, scale: float, interpolation=cv2.INTER_AREA) -> np.ndarray:
-    if scale >= 1.0:
-        return image
-    h, w = image.shape[:2]
-    return cv2.resize(image, (max(4, int(w * scale)), max(4, int(h * scale))), interpolation=interpolation)
-
-
 def score_matte(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray, alpha: np.ndarray,
-                foreground: np.ndarray, alignment_verdict: str = "ok") -> QualityScore:
+                foreground: np.ndarray, alignment_verdict: str = "ok",
+                small: Optional[SmallView] = None) -> QualityScore:
     """Judge one matte.
 
     photo, aligned_plate, foreground: HxWx3 float32 [0, 1]; valid: HxW bool;
-    alpha: HxW float32 [0, 1]. Returns a ``QualityScore`` (score in [0, 1]).
+    alpha: HxW float32 [0, 1]; small: the shared ``SmallView`` (made here when
+    not given). Returns a ``QualityScore`` (score in [0, 1]).
     """
-    h, w = alpha.shape
-    scale = min(1.0, float(np.sqrt(_WORK_MEGAPIXELS * 1e6 / (h * w))))
-    a = _shrink(alpha, scale)
-    F = _shrink(foreground, scale)
-    B = _shrink(aligned_plate, scale)
+    if small is None:
+        small = make_small_view(photo, aligned_plate, valid, _WORK_MEGAPIXELS)
+    a = small.shrink(alpha)
+    F = small.shrink(foreground)
+    B = small.aligned_plate
     # Recompose before blurring: blur spreads the edge identically in both.
     recomposed = cv2.GaussianBlur(a[..., None] * F + (1.0 - a[..., None]) * B, (0, 0), 1.0)
-    I, B, F = (cv2.GaussianBlur(x, (0, 0), 1.0) for x in (_shrink(photo, scale), B, F))
-    v = _shrink(valid.astype(np.uint8), scale, cv2.INTER_NEAREST) > 0
+    I, B, F = (cv2.GaussianBlur(x, (0, 0), 1.0) for x in (small.photo, B, F))
+    v = small.valid
     # The judge must not blame the matte for the plate's edge interpolation.
     v = cv2.erode(v.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
 

@@ -71,7 +71,7 @@ class TouchUpOptions:
     use_plate: bool = True
     plate_threshold: float = 0.03
     min_contrast: float = 0.12
-    max_solve_megapixels: float = 1.0
+    max_solve_megapixels: float = 0.5
 
 
 @dataclass(frozen=True)

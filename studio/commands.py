@@ -103,6 +103,8 @@ def _cut(args: argparse.Namespace, progress: TerminalProgress) -> int:
         verdict = "NEEDS REVIEW" if q.needs_review else "ok"
         print(f"{args.photo.name}: {result.method} matte, quality {q.score:.2f} ({verdict}); "
               f"alignment {result.alignment.verdict}: {result.alignment.message}")
+        for note in result.notes:
+            print(f"  note: {note}")
         for reason in q.reasons:
             print(f"  review: {reason}")
         stages = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())

@@ -23,18 +23,17 @@ from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox  #
 from studio.gui.app import create_main_window  # noqa: E402
 from studio.gui.export_dialog import ExportDialog  # noqa: E402
 from studio.gui.files import find_plate_candidate, order_pair  # noqa: E402
-from tests.gui_fixtures import find_sample_pair, wait_until  # noqa: E402
+from tests.gui_fixtures import find_sample_pair, wait_until, write_synthetic_pair  # noqa: E402
 
 pytestmark = pytest.mark.gui
 RESULT_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def sample():
+def sample(tmp_path_factory):
+    """The bundled sample pair; a seeded synthetic pair if resources/samples holds none."""
     pair = find_sample_pair()
-    if pair is None:
-        pytest.skip("resources/samples holds no photo/plate pair")
-    return pair
+    return pair if pair is not None else write_synthetic_pair(tmp_path_factory.mktemp("pair"))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,7 @@ def window(qapp, sample, settings_file):
     win.preview_megapixels = 0.05  # force the quick preview pass even on the small sample
     finals = []
     previews = []
-    win.engine.worker.resultReady.connect(lambda out: (finals if out.final else previews).append(out))
+    win.resultShown.connect(lambda out: (finals if out.final else previews).append(out))
     win.open_pair(*sample)
     wait_until(qapp, lambda: finals, RESULT_TIMEOUT_MS / 1000, "the full-resolution result")
     win._test_previews, win._test_finals = previews, finals
@@ -135,7 +134,7 @@ def test_brush_stroke_changes_alpha_locally_and_undoes(window, qtbot):
     assert session.pending is not None and session.hints.any()
     assert window.actions_.apply.isEnabled()
 
-    with qtbot.waitSignal(window.engine.worker.touchUpReady, timeout=RESULT_TIMEOUT_MS) as blocker:
+    with qtbot.waitSignal(window.touchUpShown, timeout=RESULT_TIMEOUT_MS) as blocker:
         window.actions_.apply.trigger()
     x0, y0, x1, y1 = blocker.args[0].region
     qtbot.waitUntil(lambda: window.edit_job is None, timeout=5000)
@@ -181,9 +180,9 @@ def test_export_writes_png_and_asks_before_overwriting(window, qtbot, monkeypatc
     from PIL import Image
 
     _accept_export(monkeypatch, tmp_path)
-    with qtbot.waitSignal(window.engine.worker.exported, timeout=RESULT_TIMEOUT_MS) as blocker:
+    with qtbot.waitSignal(window.exportFinished, timeout=RESULT_TIMEOUT_MS) as blocker:
         window.actions_.export.trigger()
-    path = blocker.args[1]
+    path = blocker.args[0]
     qtbot.waitUntil(lambda: window.edit_job is None, timeout=5000)
     assert path.endswith(".png") and sample[0].stem in path
     with Image.open(path) as image:
@@ -204,7 +203,7 @@ def test_export_writes_png_and_asks_before_overwriting(window, qtbot, monkeypatc
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     _accept_export(monkeypatch, tmp_path, crop=True, alpha_only=True)
-    with qtbot.waitSignal(window.engine.worker.exported, timeout=RESULT_TIMEOUT_MS):
+    with qtbot.waitSignal(window.exportFinished, timeout=RESULT_TIMEOUT_MS):
         window.actions_.export.trigger()
     with Image.open(path) as image:
         assert image.mode in ("L", "I;16", "LA") and image.size[0] <= w and image.size[1] <= h
@@ -216,13 +215,12 @@ def test_cancel_a_run_midway_keeps_the_result(window, qtbot):
     assert window.actions_.nudge["right"].isEnabled()
     window.actions_.nudge["right"].trigger()  # what the Right arrow key does on this view
     assert window.offset == (1, 0) and window.alignment_panel.offset.text().startswith("+1")
-    worker = window.engine.worker
-    with qtbot.waitSignal(worker.progress, timeout=RESULT_TIMEOUT_MS,
+    with qtbot.waitSignal(window.progressShown, timeout=RESULT_TIMEOUT_MS,
                           check_params_cb=lambda job, stage, f: job == window.run_job):
         window._nudge_timer.timeout.emit()  # skip the debounce
     job = window.run_job
     assert window.options.plate_offset == (1.0, 0.0)
-    with qtbot.waitSignal(worker.cancelled, timeout=RESULT_TIMEOUT_MS, check_params_cb=lambda j: j == job):
+    with qtbot.waitSignal(window.runCancelled, timeout=RESULT_TIMEOUT_MS, check_params_cb=lambda j: j == job):
         window.actions_.cancel.trigger()
     qtbot.waitUntil(lambda: window.run_job is None, timeout=5000)
     assert window.current is kept and window.session is not None
@@ -236,7 +234,7 @@ def test_a_failed_run_names_the_file_and_keeps_the_result(window, qtbot, monkeyp
     broken.write_bytes(b"this is not a PNG")
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warnings.append(a[2]))
-    with qtbot.waitSignal(window.engine.worker.failed, timeout=RESULT_TIMEOUT_MS):
+    with qtbot.waitSignal(window.errorShown, timeout=RESULT_TIMEOUT_MS):
         window.open_pair(sample[0], broken)
     qtbot.waitUntil(lambda: window.run_job is None, timeout=5000)
     assert warnings and "broken_plate.png" in warnings[0]
@@ -282,3 +280,32 @@ def test_settings_are_remembered(window, qapp, settings_file, sample):
         assert again.settings.export_options().get("folder")
     finally:
         again.close()
+
+
+def test_export_dialog_choices_map_to_core_options(qtbot, tmp_path, sample):
+    from studio.gui.export_dialog import to_export_options
+
+    dialog = ExportDialog(sample[0], {"format": "webp", "background": "colour", "background_colour": "#336699",
+                                      "crop": True, "padding": "5%"})
+    qtbot.addWidget(dialog)
+    dialog.folder.setText(str(tmp_path))
+    choices = dialog.choices()
+    assert choices["path"] == str(tmp_path / f"{sample[0].stem}_cutout.webp")
+    options = to_export_options(choices)
+    assert (options.format, options.background, options.crop, options.padding) == ("webp", "#336699", True, "5%")
+    assert not dialog.bit_depth.isEnabled()
+    dialog.alpha_only.setChecked(True)
+    assert to_export_options(dialog.choices()).background is None and not dialog.colour.isEnabled()
+
+
+def test_main_runs_the_event_loop_and_returns(qapp, tmp_path):
+    from PySide6.QtCore import QSettings, QTimer
+
+    from studio.gui.app import main
+
+    # the default (user) settings store is redirected to the temp folder
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    QTimer.singleShot(300, QApplication.closeAllWindows)
+    QTimer.singleShot(400, qapp.quit)
+    assert main([]) == 0
+    assert any(tmp_path.rglob("*.ini"))

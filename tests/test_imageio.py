@@ -254,6 +254,23 @@ def test_palette_png_with_transparency(tmp_path):
     np.testing.assert_array_equal(as8(image.pixels)[opaque], expected[opaque])
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+def test_png_transparent_colour_key_becomes_alpha(tmp_path, depth):
+    grey = np.random.default_rng(10).integers(0, 256, (H, W), dtype=np.uint8).astype(np.uint16 if depth == 16 else np.uint8)
+    grey = grey * 257 + 3 if depth == 16 else grey
+    key = int(grey[0, 0])
+    Image.fromarray(grey).save(tmp_path / "grey.png", transparency=key)
+    image = load_image(tmp_path / "grey.png")
+    assert image.bit_depth == depth
+    np.testing.assert_allclose(image.pixels[..., 1] * (255 if depth == 8 else 65535), grey, atol=0.02)
+    np.testing.assert_array_equal(image.alpha, np.where(grey == key, 0.0, 1.0))
+    rgb = random_rgb8(seed=10)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png", transparency=tuple(int(v) for v in rgb[0, 0]))
+    image = load_image(tmp_path / "rgb.png")
+    np.testing.assert_array_equal(image.alpha, np.where((rgb == rgb[0, 0]).all(-1), 0.0, 1.0))
+    np.testing.assert_array_equal(as8(image.pixels), rgb)
+
+
 @pytest.mark.parametrize("suffix", [".jpg", ".tif"])
 def test_cmyk_loads_as_rgb(tmp_path, suffix):
     rgb = marked()
@@ -353,6 +370,17 @@ def test_truncated_jpeg_is_an_error_not_grey(tmp_path, cut):
     assert_names(err, path, "not a readable image", "damaged or incomplete", "re-export")
 
 
+def test_truncated_jpeg_is_caught_even_if_the_decoder_fills_it_grey(tmp_path, monkeypatch):
+    # OpenCV 4.x decodes a cut-off JPEG with a warning and grey rows; our end-marker check catches it
+    monkeypatch.setattr(imageio.cv2, "imdecode", lambda buffer, flags: np.full((64, 96, 3), 128, np.uint8))
+    path = tmp_path / "cut.jpg"
+    buffer = io.BytesIO()
+    Image.fromarray(smooth_rgb8(64, 96)).save(buffer, "JPEG", progressive=True)
+    path.write_bytes(buffer.getvalue()[:-200])
+    with pytest.raises(ImageReadError):
+        load_image(path)
+
+
 def test_truncated_png_and_cmyk_jpeg(tmp_path):
     for name, mode in (("cut.png", "RGB"), ("cut_cmyk.jpg", "CMYK")):
         buffer = io.BytesIO()
@@ -415,9 +443,10 @@ def test_megapixel_limit(tmp_path):
 def test_megapixel_limit_is_ours_not_pillows(tmp_path, monkeypatch):
     # Pillow would raise its own DecompressionBombError (or warn) before our clearer message
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    path = tmp_path / "big.png"
-    Image.fromarray(np.zeros((100, 200, 3), np.uint8)).save(path)
-    assert load_image(path).size == (200, 100)
+    for name, mode in (("big.png", "RGB"), ("big.tif", "CMYK")):  # OpenCV and Pillow decoding
+        extra = {"compression": "tiff_lzw"} if mode == "CMYK" else {}  # Pillow re-checks compressed TIFFs
+        Image.fromarray(np.zeros((100, 200, 3), np.uint8)).convert(mode).save(tmp_path / name, **extra)
+        assert load_image(tmp_path / name).size == (200, 100)
     assert Image.MAX_IMAGE_PIXELS == 1000
 
 
@@ -476,6 +505,22 @@ def test_os_errors_become_write_errors_with_the_reason(tmp_path, monkeypatch):
     assert listing(tmp_path) == []
 
 
+def test_unwritable_folder_gives_the_reason(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def refuse_temp(path, *args, **kwargs):
+        if ".tmp-" in str(path):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(imageio.os, "open", refuse_temp)
+    path = tmp_path / "cut.png"
+    with pytest.raises(ImageWriteError) as err:
+        write_image(path, np.zeros((H, W, 3), np.float32))
+    assert_names(err, path, "Permission denied", "choose a folder you can write to")
+    assert listing(tmp_path) == []
+
+
 def test_jpeg_cannot_hold_alpha(tmp_path):
     path = tmp_path / "cut.jpg"
     with pytest.raises(ImageWriteError) as err:
@@ -513,7 +558,21 @@ def test_to_uint_rounds_clips_and_rejects_integers():
     np.testing.assert_array_equal(to_uint8(values), [0, 0, 0, 1, 51, 255, 255, 0])
     assert to_uint16(np.float32(1000 / 65535)) == 1000
     assert to_uint16(values).dtype == np.uint16 and to_uint16(values)[5] == 65535
-    big = np.random.default_rng(9).random((700, 1600, 3)).astype(np.float32)  # several conversion blocks
-    np.testing.assert_array_equal(to_uint8(big), np.clip(np.rint(big * 255), 0, 255).astype(np.uint8))
+    big = np.random.default_rng(9).random((70, 160, 3)).astype(np.float32) * 1.2 - 0.1
+    big[0, 0, 0] = np.nan
+    expected = np.clip(np.rint(np.nan_to_num(big) * 255), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(to_uint8(big), expected)  # OpenCV's fast path
+    np.testing.assert_array_equal(to_uint8(big[:, ::-1])[:, ::-1], expected)  # numpy's path, same rounding
     with pytest.raises(ValueError, match="float"):
         to_uint8(np.zeros(3, np.uint8))
+
+
+@pytest.mark.data
+def test_real_files_match_pillow(data_dir):
+    for path in [next((data_dir / "bsds500" / "images" / "test").glob("*.jpg")),
+                 data_dir / "bgm-v1-handheld" / "plate.png"]:
+        image = load_image(path)
+        with Image.open(path) as im:
+            expected = np.asarray(im.convert("RGB")).astype(int)
+        assert image.size == (expected.shape[1], expected.shape[0]) == read_image_size(path)
+        assert np.abs(as8(image.pixels) - expected).max() <= 2  # two libjpeg-turbo builds

@@ -262,5 +262,7 @@ def test_real_kind_uses_a_real_mask_with_softened_edges():
         a = pair.alpha[..., None]
         clean = a * pair.foreground + (1 - a) * pair.backdrop * pair.shadow[..., None]
         assert np.abs(pair.photo - clean).mean() < 0.03
+    mixed = make_pair(3, SIZE, kind="real", data_dir=DATA, tags={"transparent"})
+    assert {"real_mask", "transparent"} <= mixed.tags                # a glass product joins the real object
     again = make_pair(0, SIZE, kind="real", data_dir=DATA)
     np.testing.assert_array_equal(again.photo, make_pair(0, SIZE, kind="real", data_dir=DATA).photo)

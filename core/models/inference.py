@@ -19,8 +19,8 @@ from core.jobs import CancelToken, ProgressFn, check, report
 from core.models.patches import crop_patches, paste_patches, sample_base, select_tiles, tile_scores
 from core.models.registry import get_spec, load_model
 
-#: Upper bound on refined pixels (tiles x patch^2); about 1.5 MP keeps a 24 MP refinement near 2 s on 2 cores.
-MAX_REFINED_PIXELS = 1_500_000
+#: Upper bound on refined pixels (tiles x patch^2): 1 MP (about 3,900 tiles) keeps a 24 MP refinement near 2 s on 2 cores.
+MAX_REFINED_PIXELS = 1_000_000
 PATCH_BATCH = 1024
 
 
@@ -51,7 +51,16 @@ def _check_image(name: str, image: np.ndarray, shape: tuple[int, int] | None = N
 
 
 def _resize(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """Resize to (h, w); large reductions first keep every s-th pixel (s = factor // 3), then area-average.
+
+    A full INTER_AREA pass over 24 MP costs about 0.1 s of CPU per image; the pre-stride cuts it
+    5-10x and still averages at least 3x3 samples per output pixel (noise stays low, edges stay put).
+    """
     h, w = size_hw
+    factor = min(image.shape[0] / h, image.shape[1] / w)
+    if factor >= 6:
+        step = int(factor // 3)
+        image = np.ascontiguousarray(image[step // 2 :: step, step // 2 :: step])
     shrinking = h < image.shape[0] or w < image.shape[1]
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 

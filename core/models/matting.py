@@ -94,7 +94,7 @@ class MattingRefiner(nn.Module):
     so an untrained refiner reproduces the upsampled base.
     """
 
-    def __init__(self, hidden: int = 8, patch: int = 16, context: int = 2, width: int = 24):
+    def __init__(self, hidden: int = 8, patch: int = 16, context: int = 2, width: int = 16):
         super().__init__()
         if context != 2:
             raise ValueError("MattingRefiner's two valid 3x3 convolutions consume exactly 2 pixels of context.")

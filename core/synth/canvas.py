@@ -90,7 +90,7 @@ class Canvas:
     def to_layer(self, tags=frozenset()) -> Layer:
         """Area-downsample by ``ss`` and un-premultiply."""
         h, w = self.h // self.ss, self.w // self.ss
-        premult = np.ascontiguousarray(self.premult[:, : h * self.ss, : w * self.ss].transpose(1, 2, 0))
+        premult = cv2.merge([np.ascontiguousarray(p[: h * self.ss, : w * self.ss]) for p in self.premult])
         alpha = self.alpha[: h * self.ss, : w * self.ss]
         if self.ss > 1:
             premult = cv2.resize(premult, (w, h), interpolation=cv2.INTER_AREA)

@@ -95,19 +95,19 @@ def _noise_bank() -> np.ndarray:
 def noise_field(rng: np.random.Generator, shape: tuple) -> np.ndarray:
     """Unit normal float32 noise of ``shape`` (hxw, or hxwx3 with luminance-correlated channels).
 
-    Cut from the noise bank at a random place with random flips and channel
-    order; frames larger than the bank get it tiled with a random phase.
+    Cut from the noise bank at a random place with random flips; frames larger
+    than the bank get it tiled with a random phase.
     """
     h, w = shape[:2]
     bank = _noise_bank()
     flip_y, flip_x = rng.random(2) < 0.5
     src = bank[::-1 if flip_y else 1, ::-1 if flip_x else 1]
-    src = src[..., rng.permutation(3)] if len(shape) == 3 else src[..., 3]
+    chans = slice(0, 3) if len(shape) == 3 else 3
     if h <= _BANK and w <= _BANK:
         y0, x0 = rng.integers(0, _BANK - h + 1), rng.integers(0, _BANK - w + 1)
-        return np.ascontiguousarray(src[y0:y0 + h, x0:x0 + w])
+        return np.ascontiguousarray(src[y0:y0 + h, x0:x0 + w, chans])
     oy, ox = (int(v) for v in rng.integers(0, _BANK, 2))
-    src = np.ascontiguousarray(src)
+    src = np.ascontiguousarray(src[..., chans])
     out = np.empty(tuple(shape), np.float32)
     for y in range(0, h, _BANK):                 # block copies: much faster than fancy indexing
         for x in range(0, w, _BANK):
@@ -135,7 +135,7 @@ def add_tiled_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -
     h, w = image.shape[:2]
     bank = _noise_bank()
     flip_y, flip_x = rng.random(2) < 0.5
-    src = np.ascontiguousarray(bank[::-1 if flip_y else 1, ::-1 if flip_x else 1][..., rng.permutation(3)])
+    src = np.ascontiguousarray(bank[::-1 if flip_y else 1, ::-1 if flip_x else 1, :3])
     src *= np.float32(sigma)
     oy, ox = (int(v) for v in rng.integers(0, _BANK, 2))
     for y in range(0, h, _BANK):

@@ -12,7 +12,7 @@ from .lathe import ellipse_coverage, window
 SS = 2
 
 
-def _project_box(rng: np.random.Generator, dims, yaw: float, pitch: float, dist: float):
+def _project_box(dims, yaw: float, pitch: float, dist: float):
     """Corners of a box (w, h, d; standing on y=0, y down) -> 2-D points and the visible faces."""
     w, h, d = dims
     xs, ys, zs = np.meshgrid([-w / 2, w / 2], [-h, 0.0], [-d / 2, d / 2], indexing="ij")
@@ -42,7 +42,7 @@ def render_box(rng: np.random.Generator, height: float, colour, light) -> Layer:
         colour = jitter_colour(rng, (0.62, 0.45, 0.28), 0.02, 0.15, 0.1)
     dims = (1.0, rng.uniform(0.5, 2.2), rng.uniform(0.25, 1.0))
     yaw = np.radians(rng.uniform(12, 70)) * rng.choice([-1, 1])
-    xy, visible = _project_box(rng, dims, yaw, np.radians(rng.uniform(2, 28)), rng.uniform(4, 12))
+    xy, visible = _project_box(dims, yaw, np.radians(rng.uniform(2, 28)), rng.uniform(4, 12))
     span = xy.max(0) - xy.min(0)
     scale = height * SS / span[1]
     pad = 3 * SS

@@ -59,7 +59,8 @@ def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path |
     data_dir: the shared data folder (real objects and photo backdrops); ignored when absent.
     kind: "product" (procedural product), "real" (a real object mask, needs data_dir) or "mixed".
     tags: subsets the pair must belong to ("shadow", "close_colour", "transparent", "thin",
-        "fuzzy", "blur", "real_mask"), for stratified evaluation sets.
+        "fuzzy", "blur", "real_mask"), for stratified evaluation sets. A real object cannot be
+        glass, wire or fur, so with kind="real" those tags add a procedural product beside it.
     """
     h, w = (int(v) for v in size)
     if h < 32 or w < 32:
@@ -73,8 +74,6 @@ def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path |
     real_ok = data is not None and bool(real_masks(data))
     if (kind == "real" or "real_mask" in want) and not real_ok:
         raise ValueError("Real-object pairs need the shared data folder; pass data_dir pointing at it.")
-    if (kind == "real" or "real_mask" in want) and want & PRODUCT_ONLY_TAGS:
-        raise ValueError(f"Tags {sorted(want & PRODUCT_ONLY_TAGS)} exist only for procedural products.")
     if kind == "product" and "real_mask" in want:
         raise ValueError("The real_mask tag contradicts kind='product'.")
     rng = np.random.default_rng(seed)
@@ -91,10 +90,11 @@ def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, u
     margin = motion_margins(h, w)[0] if margin is None else margin
     photos = list_backdrop_photos(str(data)) if data is not None else ()
     light = random_light(rng)
-    close = "close_colour" in want or rng.random() < 0.08
+    close = "close_colour" in want or rng.random() < 0.15
     blur = "blur" in want or rng.random() < 0.12
     tags = set()
     layers: list[Layer] = []
+    required = sorted(want & PRODUCT_ONLY_TAGS)
     if use_real:
         layer = pick_real_object(data, rng)
         if layer is None:
@@ -103,19 +103,22 @@ def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, u
         bd_kind = pick_backdrop_kind(rng, bool(photos), plain=close)
         backdrop = render_backdrop(bd_kind, rng, h + 2 * margin, w + 2 * margin,
                                    jitter_colour(rng, fg_colour, 0.01, 0.1, 0.06) if close else None, photos)
-        layers.append(_fit_real(layer, rng, h, w))
+        layers.append(_fit_real(layer, rng, h, w, 0.6 if required else 1.0))
+        n = len(required)                                    # products carrying tags a real mask cannot
     else:
         bd_kind = pick_backdrop_kind(rng, bool(photos), plain=close)
         backdrop = render_backdrop(bd_kind, rng, h + 2 * margin, w + 2 * margin, photos=photos)
-        required = sorted(want & PRODUCT_ONLY_TAGS)
         n = max(len(required), 2 if rng.random() < 0.12 else 1)
-        for i in range(n):
-            pkind = pick_product_kind(rng, required[i] if i < len(required) else None)
-            f = rng.uniform(0.15, 0.6) if n == 1 else rng.uniform(0.08, 0.3)
-            aspect = product_aspect(pkind)
-            height = min(np.sqrt(f * h * w / aspect), 0.9 * h, 0.85 * w / aspect)
-            near = np.clip(backdrop.colour / 0.85, 0, 1) if close else None
-            layers.append(render_product(pkind, rng, height, product_colour(rng, near), light))
+    for i in range(n):
+        pkind = pick_product_kind(rng, required[i] if i < len(required) else None)
+        f = rng.uniform(0.15, 0.6) if n == 1 and not layers else rng.uniform(0.08, 0.3)
+        aspect = product_aspect(pkind)
+        height = min(np.sqrt(f * h * w / aspect), 0.9 * h, 0.85 * w / aspect)
+        near = np.clip(backdrop.colour / 0.85, 0, 1) if close else None
+        layer = render_product(pkind, rng, height, product_colour(rng, near), light)
+        lh, lw = layer.alpha.shape                       # wider than its kind usually is: shrink
+        s = min(1.0, np.sqrt(1.2 * f * h * w / (lh * lw)), 0.95 * w / lw, 0.95 * h / lh)
+        layers.append(_scale(layer, s) if s < 0.97 else layer)
     if blur:
         layers[-1] = camera_blur(layers[-1], rng, max(h, w) / 512)
     foreground, alpha, objects = _place(layers, rng, h, w)
@@ -128,16 +131,16 @@ def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, u
     return Scene(backdrop.image, margin, foreground, alpha, shadow, tags)
 
 
-def _fit_real(layer: Layer, rng: np.random.Generator, h: int, w: int) -> Layer:
-    """Scale a real object to take 15-60 % of the frame (or to span it, where the object was cut)."""
+def _fit_real(layer: Layer, rng: np.random.Generator, h: int, w: int, share: float = 1.0) -> Layer:
+    """Scale a real object to take 15-60 % of the frame times ``share`` (or to span it, where it was cut)."""
     lh, lw = layer.alpha.shape
-    f = rng.uniform(0.15, 0.6)
+    f = rng.uniform(0.15, 0.6) * share
     s = np.sqrt(f * h * w / (lh * lw))
     s = min(s, 0.95 * h / lh, 0.95 * w / lw)
     if "touches:top" in layer.tags and "touches:bottom" in layer.tags:
-        s = h / lh
-    if "touches:left" in layer.tags and "touches:right" in layer.tags:
-        s = min(s, w / lw) if s * lh <= h else s
+        s = h / lh                                           # cut at both ends: span the frame
+    elif "touches:left" in layer.tags and "touches:right" in layer.tags:
+        s = min(w / lw, h / lh)
     nh, nw = max(int(round(lh * s)), 4), max(int(round(lw * s)), 4)
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
     premult = cv2.resize(layer.colour * layer.alpha[..., None], (nw, nh), interpolation=interp)
@@ -187,7 +190,7 @@ def _place(layers: list[Layer], rng: np.random.Generator, h: int,
             x0 = w - lw + right_pad
         _over(premult, alpha, layer, y0, x0)
         own = np.zeros((h, w), np.float32)
-        _over(np.zeros((h, w, 3), np.float32), own, layer, y0, x0)
+        _over(None, own, layer, y0, x0)
         objects.append(own)
     fg = layer_from_premult(premult, alpha).colour
     return fill_foreground(fg, alpha), alpha, objects or [alpha]
@@ -200,8 +203,11 @@ def _scale(layer: Layer, s: float) -> Layer:
     return layer_from_premult(premult, cv2.resize(layer.alpha, (nw, nh), interpolation=cv2.INTER_AREA), layer.tags)
 
 
-def _over(premult: np.ndarray, alpha: np.ndarray, layer: Layer, y0: int, x0: int) -> None:
-    """Composite ``layer`` with its top-left corner at (y0, x0) over the frame, clipped to it."""
+def _over(premult: np.ndarray | None, alpha: np.ndarray, layer: Layer, y0: int, x0: int) -> None:
+    """Composite ``layer`` with its top-left corner at (y0, x0) over the frame, clipped to it.
+
+    premult: frame premultiplied colour, or None to composite the alpha only.
+    """
     h, w = alpha.shape
     lh, lw = layer.alpha.shape
     fy0, fx0, fy1, fx1 = max(y0, 0), max(x0, 0), min(y0 + lh, h), min(x0 + lw, w)
@@ -210,7 +216,8 @@ def _over(premult: np.ndarray, alpha: np.ndarray, layer: Layer, y0: int, x0: int
     a = layer.alpha[fy0 - y0: fy1 - y0, fx0 - x0: fx1 - x0]
     c = layer.colour[fy0 - y0: fy1 - y0, fx0 - x0: fx1 - x0]
     keep = 1.0 - a
-    premult[fy0:fy1, fx0:fx1] = premult[fy0:fy1, fx0:fx1] * as3(keep) + c * as3(a)
+    if premult is not None:
+        premult[fy0:fy1, fx0:fx1] = premult[fy0:fy1, fx0:fx1] * as3(keep) + c * as3(a)
     alpha[fy0:fy1, fx0:fx1] = alpha[fy0:fy1, fx0:fx1] * keep + a
 
 
@@ -221,12 +228,10 @@ def fill_foreground(fg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     a = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA)
     pm = cv2.resize(cv2.multiply(fg, as3(alpha)), (sw, sh), interpolation=cv2.INTER_AREA)
     mean = pm.reshape(-1, 3).sum(0) / max(float(a.sum()), 1e-6)
-    for sigma in (2.0, 8.0):
-        a_b = cv2.GaussianBlur(a, (0, 0), sigma) + 1e-6
-        pm_b = cv2.GaussianBlur(pm, (0, 0), sigma)
-        weight = np.clip(a_b * 20.0, 0, 1)[..., None]
-        pm = pm_b / a_b[..., None] * weight + mean * (1 - weight)
-        a = np.ones_like(a)
+    a_b = cv2.GaussianBlur(a, (0, 0), 2.0) + 1e-6
+    weight = np.clip(a_b * 20.0, 0, 1)[..., None]          # far from the object: its mean colour
+    pm = cv2.GaussianBlur(pm, (0, 0), 2.0) / a_b[..., None] * weight + mean * (1 - weight)
+    pm = cv2.GaussianBlur(pm.astype(np.float32), (0, 0), 4.0)
     fill = cv2.resize(np.clip(pm, 0, 1).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     covered = as3((alpha > 0).astype(np.float32))
     return (fill + covered * (fg - fill)).astype(np.float32)
@@ -258,7 +263,7 @@ def capture_pair(scene: Scene, rng: np.random.Generator, h: int, w: int, large: 
     np.clip(aligned, 0.0, 1.0, out=aligned)
 
     tags = set(scene.tags)
-    if ((scene.shadow < 0.9) & (scene.alpha <= 0)).sum() > 20:
+    if ((scene.shadow < 0.9) & (scene.alpha <= 0)).sum() > max(4, 2e-4 * h * w):
         tags.add("shadow")
     return SyntheticPair(photo=photo, plate=plate, aligned_plate=aligned, alpha=scene.alpha,
                          foreground=scene.foreground, shadow=scene.shadow, homography=homography,

@@ -1,7 +1,7 @@
 """Cast shadows: darkening of the backdrop by the product, in the photo only (alpha stays 0 there).
 
-Shadows are soft, so they are computed at a quarter of the frame size and
-upsampled. Each component multiplies the backdrop by a factor of 0.4-0.9 at
+Shadows are soft, so they are computed at a quarter of the frame size (less
+reduction for small frames) and upsampled. Each component multiplies the backdrop by a factor of 0.4-0.9 at
 its darkest.
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ def make_shadow(objects: list[np.ndarray], rng: np.random.Generator, force: bool
     h, w = objects[0].shape
     if not force and rng.random() >= probability:
         return np.ones((h, w), np.float32)
-    sh, sw = max(h // DOWN, 2), max(w // DOWN, 2)
+    down = DOWN if min(h, w) >= 128 else 2 if min(h, w) >= 64 else 1
+    sh, sw = max(h // down, 2), max(w // down, 2)
     light = {"squash": rng.uniform(0.12, 0.5) * (1 if rng.random() < 0.7 else -1),   # < 0: towards camera
              "shear": rng.uniform(0.2, 1.2) * rng.choice([-1, 1]),
              "wall": rng.uniform(0.03, 0.1, 2) * rng.choice([-1, 1], 2) * (1.0, 0.6)}
@@ -33,17 +34,46 @@ def make_shadow(objects: list[np.ndarray], rng: np.random.Generator, force: bool
         kinds = ["floor" if rng.random() < 0.6 else "contact"]
     strengths = {k: rng.uniform(0.1, 0.6) for k in kinds}
     dark = np.zeros((sh, sw), np.float32)
+    sils, covered = [], np.zeros((sh, sw), bool)
     for alpha in objects:
         sil = cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA)
-        sil = np.clip((sil - 0.3) * 2.0, 0.0, 1.0)              # glass casts a lighter shadow
+        covered |= sil > 0
+        sils.append(np.clip((sil - 0.1) * 1.5, 0.0, 1.0))      # glass casts a lighter shadow
         for kind in kinds:
-            m = _component(kind, sil, light, rng)
+            m = _component(kind, sils[-1], light, rng)
             if m is not None:
                 dark = 1.0 - (1.0 - dark) * (1.0 - strengths[kind] * np.clip(m, 0.0, 1.0))
-    if force and dark.max() < 0.2:
-        dark *= 0.25 / max(float(dark.max()), 1e-6)
+    if force:
+        covered = cv2.dilate(covered.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        dark = _make_visible(dark, sils, covered, light, rng)
     shadow = 1.0 - cv2.resize(dark, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(shadow, 0.35, 1.0).astype(np.float32)
+
+
+def _make_visible(dark: np.ndarray, sils: list[np.ndarray], covered: np.ndarray, light: dict,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Make sure a forced shadow shows beside the objects (``covered``: where they are), not only under them."""
+    for attempt in range(4):
+        if (dark * ~covered).max() >= 0.2:
+            return dark
+        light = dict(light, wall=light["wall"] * (1.6 + attempt))       # push the drop shadow out
+        for sil in sils:
+            m = _component("wall", sil, light, rng)
+            if m is not None:
+                dark = 1.0 - (1.0 - dark) * (1.0 - rng.uniform(0.35, 0.6) * np.clip(m / 0.7, 0.0, 1.0))
+    peak = float((dark * ~covered).max())
+    if peak > 0:
+        return np.clip(dark * (0.25 / peak), 0, 0.65)
+    # tiny or wire-thin objects: a soft blob on the floor beside them
+    ys, xs = np.nonzero(np.maximum.reduce(sils) > 0.01) if covered.any() else (np.array([dark.shape[0] - 1]),
+                                                                                 np.array([dark.shape[1] // 2]))
+    blob = np.zeros_like(dark)
+    size = max(ys.max() - ys.min(), xs.max() - xs.min(), 4)
+    centre = (int((xs.mean() + np.sign(light["shear"]) * 0.4 * size) * 16), int(ys.max() * 16))
+    cv2.ellipse(blob, centre, (int(size * 0.5 * 16), int(max(size * 0.15, 1) * 16)), 0, 0, 360, 1.0, -1,
+                cv2.LINE_AA, 4)
+    blob = cv2.GaussianBlur(blob, (0, 0), max(size * 0.1, 0.7))
+    return 1.0 - (1.0 - dark) * (1.0 - 0.5 * blob / max(float(blob.max()), 1e-6))
 
 
 def _component(kind: str, sil: np.ndarray, light: dict, rng: np.random.Generator) -> np.ndarray | None:

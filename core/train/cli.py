@@ -1,7 +1,7 @@
 """``python -m core.train`` / ``matting-studio train``: train, resume and export the networks.
 
     python -m core.train coarse --data ../shared/data --out runs/coarse [--steps N] [--resume] ...
-    python -m core.train export coarse --out runs/coarse     # writes resources/models/<file>, prints sha256
+    python -m core.train export coarse --out runs/coarse --half --register   # resources/models/<file> + its sha256
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adversarial", action="store_true", help="matting: LSGAN stage on real pairs (not implemented)")
     parser.add_argument("--models-dir", default=None, help="export: destination folder (default resources/models)")
     parser.add_argument("--half", action="store_true", help="export: store float16 weights")
+    parser.add_argument("--register", action="store_true", help="export: write the new sha256 into core/models/registry.py")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         if args.export_network is None:
             print("export needs a network: coarse or matting", file=sys.stderr)
             return 2
-        export_weights(args.export_network, Path(args.out), args.models_dir, half=args.half)
+        export_weights(args.export_network, Path(args.out), args.models_dir, half=args.half, register=args.register)
         return 0
     if args.adversarial:
         print("--adversarial (LSGAN on real pairs) is not implemented yet; train without it.", file=sys.stderr)

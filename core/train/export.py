@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -38,7 +39,23 @@ def _swa_state(state: dict, task_name: str) -> dict | None:
     return averaged.module.state_dict()
 
 
-def export_weights(name: str, run: Path, destination: str | Path | None = None, half: bool = False) -> Path:
+def register_checksum(name: str, sha256: str) -> None:
+    """Rewrite the sha256 of ``name``'s ModelSpec in core/models/registry.py (a developer step after an export)."""
+    import core.models.registry as registry
+
+    source = Path(registry.__file__)
+    text = source.read_text()
+    filename = re.escape(get_spec(name).filename)
+    pattern = re.compile(rf'(filename="{filename}",\s*sha256=")[0-9a-f]*(")')
+    updated, count = pattern.subn(rf"\g<1>{sha256}\g<2>", text)
+    if count != 1:
+        raise SystemExit(f"could not find the sha256 of {name!r} in {source}; update it by hand.")
+    source.write_text(updated)
+    print(f"registered in {source}")
+
+
+def export_weights(name: str, run: Path, destination: str | Path | None = None, half: bool = False,
+                   register: bool = False) -> Path:
     """Write ``run/last.pt``'s model (the SWA average if the run has one) as the registry's file for ``name``."""
     spec = get_spec(name)
     checkpoint = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
@@ -56,5 +73,8 @@ def export_weights(name: str, run: Path, destination: str | Path | None = None, 
     os.replace(tmp, path)
     params = sum(v.numel() for k, v in state.items() if v.is_floating_point() and "running" not in k)
     print(f"{name}: step {checkpoint['step']}, {params} parameters -> {path}")
-    print(f"sha256 {file_sha256(path)}  size {path.stat().st_size} bytes")
+    sha256 = file_sha256(path)
+    print(f"sha256 {sha256}  size {path.stat().st_size} bytes")
+    if register:
+        register_checksum(name, sha256)
     return path

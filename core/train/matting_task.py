@@ -82,7 +82,7 @@ MATTING = Task(
     build_model=_build_matting,
     build_dataset=lambda config, data: PairDataset(config["size"], data, coarse=True),
     compute_loss=matting_step_loss,
-    default_size=320,
+    default_size=384,
     default_batch=4,
     default_lr=1e-3,
 )

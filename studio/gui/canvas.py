@@ -11,7 +11,7 @@ from typing import Optional
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QTransform,
                            QWheelEvent)
-from PySide6.QtWidgets import (QFrame, QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsPixmapItem,
+from PySide6.QtWidgets import (QFrame, QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem,
                                QGraphicsScene, QGraphicsView)
 
 MIN_ZOOM, MAX_ZOOM = 0.01, 32.0
@@ -28,6 +28,38 @@ def _checker_brush(size: int = 10) -> QBrush:
     painter.fillRect(size, size, size, size, QColor(153, 153, 153))
     painter.end()
     return QBrush(tile)
+
+
+class ImageLayerItem(QGraphicsItem):
+    """A QImage drawn in place (no QPixmap copy): patches are painted straight into it."""
+
+    def __init__(self, image: Optional[QImage] = None):
+        super().__init__()
+        self.image = image if image is not None else QImage()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+
+    def set_image(self, image: Optional[QImage]) -> None:
+        self.prepareGeometryChange()
+        self.image = image if image is not None else QImage()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, self.image.width(), self.image.height())
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self.image.isNull():
+            return
+        exposed = option.exposedRect.intersected(self.boundingRect()).toAlignedRect()
+        painter.drawImage(exposed, self.image, exposed)
+
+    def paint_patch(self, x: int, y: int, patch: QImage) -> None:
+        if self.image.isNull():
+            return
+        painter = QPainter(self.image)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(x, y, patch)
+        painter.end()
+        self.update(QRectF(x, y, patch.width(), patch.height()))
 
 
 class ImageCanvas(QGraphicsView):
@@ -55,7 +87,7 @@ class ImageCanvas(QGraphicsView):
         self.setBackgroundBrush(VIEW_BACKGROUND)
         self.paintable = paintable
         self.size_px: Optional[tuple[int, int]] = None
-        self._layers: dict[str, QGraphicsPixmapItem] = {}
+        self._layers: dict[str, ImageLayerItem] = {}
         self._backdrop = ("checker", QColor(255, 255, 255), None)
         self._checker = _checker_brush()
         self._brush_kind: Optional[str] = None
@@ -81,39 +113,34 @@ class ImageCanvas(QGraphicsView):
         for item in self._layers.values():
             self._scale_item(item)
 
-    def _scale_item(self, item: QGraphicsPixmapItem) -> None:
-        if self.size_px and not item.pixmap().isNull():
-            item.setTransform(QTransform.fromScale(self.size_px[0] / item.pixmap().width(),
-                                                   self.size_px[1] / item.pixmap().height()))
+    def _scale_item(self, item: ImageLayerItem) -> None:
+        if self.size_px and not item.image.isNull():
+            item.setTransform(QTransform.fromScale(self.size_px[0] / item.image.width(),
+                                                   self.size_px[1] / item.image.height()))
 
-    def set_layer(self, name: str, image: Optional[QImage], z: float = 0.0) -> QGraphicsPixmapItem:
-        """Show ``image`` (any proxy size, stretched over the photo) as layer ``name``."""
+    def set_layer(self, name: str, image: Optional[QImage], z: float = 0.0) -> ImageLayerItem:
+        """Show ``image`` (any proxy size, stretched over the photo) as layer ``name``.
+
+        The canvas keeps the QImage and paints patches into it; pass an image nobody else edits.
+        """
         item = self._layers.get(name)
         if item is None:
-            item = QGraphicsPixmapItem()
-            item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-            item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
+            item = ImageLayerItem()
             self.scene().addItem(item)
             self._layers[name] = item
         item.setZValue(z)
-        item.setPixmap(QPixmap() if image is None else QPixmap.fromImage(image))
+        item.set_image(image)
         self._scale_item(item)
         return item
 
-    def layer(self, name: str) -> Optional[QGraphicsPixmapItem]:
+    def layer(self, name: str) -> Optional[ImageLayerItem]:
         return self._layers.get(name)
 
     def update_layer(self, name: str, x: int, y: int, patch: QImage) -> None:
         """Replace the proxy pixels of layer ``name`` at (x, y) by ``patch`` (proxy pixels)."""
         item = self._layers.get(name)
-        if item is None or item.pixmap().isNull():
-            return
-        pixmap = item.pixmap()
-        painter = QPainter(pixmap)
-        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
-        painter.drawImage(x, y, patch)
-        painter.end()
-        item.setPixmap(pixmap)
+        if item is not None:
+            item.paint_patch(x, y, patch)
 
     def set_backdrop(self, kind: str, colour: QColor | None = None, image: QImage | None = None) -> None:
         """What shows through transparent pixels: "checker", "colour" or "image"."""

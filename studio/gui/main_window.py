@@ -10,8 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QImage
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
@@ -36,6 +35,17 @@ NUDGE_DEBOUNCE_MS = 350
 
 
 class MainWindow(QMainWindow):
+    """Signals (GUI thread, after the window has updated): resultShown(RunOutput),
+    touchUpShown(TouchUpOutput), exportFinished(path), errorShown(message), runCancelled(job),
+    progressShown(job, stage, fraction)."""
+
+    resultShown = Signal(object)
+    touchUpShown = Signal(object)
+    exportFinished = Signal(str)
+    errorShown = Signal(str)
+    runCancelled = Signal(int)
+    progressShown = Signal(int, str, float)
+
     def __init__(self, settings: Settings, engine: Engine):
         super().__init__()
         self.settings, self.engine = settings, engine
@@ -140,13 +150,15 @@ class MainWindow(QMainWindow):
         self.touchup_panel.radiusChanged.connect(self.views.set_brush_radius)
         self.touchup_panel.applyRequested.connect(self.apply_touchup)
         self.views.cutout.backdropChanged.connect(self.settings.set_backdrop)
-        w.progress.connect(self._on_progress)
-        w.resultReady.connect(self._on_result)
-        w.touchUpReady.connect(self._on_touchup)
-        w.exported.connect(self._on_exported)
-        w.failed.connect(self._on_failed)
-        w.cancelled.connect(self._on_cancelled)
-        w.jobFinished.connect(self._on_job_finished)
+        # explicit: worker signals are always handled in the GUI thread
+        queued = Qt.ConnectionType.QueuedConnection
+        w.progress.connect(self._on_progress, queued)
+        w.resultReady.connect(self._on_result, queued)
+        w.touchUpReady.connect(self._on_touchup, queued)
+        w.exported.connect(self._on_exported, queued)
+        w.failed.connect(self._on_failed, queued)
+        w.cancelled.connect(self._on_cancelled, queued)
+        w.jobFinished.connect(self._on_job_finished, queued)
 
     def _restore_settings(self) -> None:
         geometry, state = self.settings.geometry(), self.settings.window_state()
@@ -278,6 +290,7 @@ class MainWindow(QMainWindow):
         if job in (self.run_job, self.edit_job):
             self.progress.setValue(int(1000 * fraction))
             self.progress.setFormat(f"{stage} %p%")
+            self.progressShown.emit(job, stage, fraction)
 
     def _on_result(self, out: RunOutput) -> None:
         if out.job != self.run_job:
@@ -291,24 +304,24 @@ class MainWindow(QMainWindow):
         self.current = out
         self._shown_offset = self._requested_offset
         self.views.set_images(out.images, out.display.size, fit=fit)
+        out.images.clear()  # the canvases own the QImages now (patches are painted into them in place)
         self.alignment_panel.set_report(out.result.alignment)
         self.result_panel.set_result(out.result, out.final, out.display.size)
         self.session = out.session if out.final else None
-        hints = QImage(out.display.photo.shape[1], out.display.photo.shape[0],
-                       QImage.Format.Format_ARGB32_Premultiplied)
-        hints.fill(0)
-        self.views.set_hints(hints)
         self._show_status()
         self._refresh_state()
+        self.resultShown.emit(out)
 
     def _on_touchup(self, out: TouchUpOutput) -> None:
         if out.region is not None:
             self.views.update_matte(out.box[0], out.box[1], out.alpha, out.cutout, out.hints)
         self.statusBar().showMessage("Touch-up applied." if out.region else "Nothing to apply.", 4000)
+        self.touchUpShown.emit(out)
 
     def _on_exported(self, job: int, path: str) -> None:
         self.last_export = path
         self.statusBar().showMessage(f"Exported {path}", 8000)
+        self.exportFinished.emit(path)
 
     def _on_failed(self, job: int, message: str) -> None:
         if job == self.run_job:
@@ -329,6 +342,7 @@ class MainWindow(QMainWindow):
         if job == self.run_job:
             self._restore_shown_pair()
             self.statusBar().showMessage("Cancelled; the previous result is kept.", 5000)
+            self.runCancelled.emit(job)
 
     def _on_job_finished(self, job: int) -> None:
         if job == self.run_job:
@@ -456,6 +470,7 @@ class MainWindow(QMainWindow):
     def _warn(self, title: str, message: str) -> None:
         self.last_error = message
         QMessageBox.warning(self, title, message)
+        self.errorShown.emit(message)
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Matting Studio",

@@ -5,8 +5,8 @@ from typing import Optional
 
 import qtawesome as qta
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QPushButton, QSlider, QToolButton,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
+                               QToolButton, QVBoxLayout)
 
 from .panels_common import Segmented
 
@@ -53,6 +53,8 @@ class TouchUpPanel(QGroupBox):
         self.undo_button, self.redo_button = QToolButton(), QToolButton()
         for button in (self.undo_button, self.redo_button):
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setMinimumHeight(26)
             history_row.addWidget(button, 1)
         self.status = QLabel()
         self.status.setWordWrap(True)

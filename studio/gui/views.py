@@ -250,7 +250,11 @@ class ViewStack(QStackedWidget):
                 "cutout": self.cutout.canvas}[self.page]
 
     def set_images(self, images: dict, size: tuple, fit: bool) -> None:
-        """Show a result's proxies (layer name -> QImage) for a photo of ``size`` (W, H)."""
+        """Show a result's proxies for a photo of ``size`` (W, H).
+
+        images: layer name -> QImage ("photo", "aligned_plate", "difference", "coarse_mask",
+        "alpha", "cutout", and blank "hints" / "hints_copy"); the canvases keep and edit them.
+        """
         first = not self.has_image
         for canvas in self.canvases:
             canvas.set_image_size(*size)
@@ -262,15 +266,13 @@ class ViewStack(QStackedWidget):
         self.masks.coarse.set_layer("coarse_mask", images["coarse_mask"], 0)
         self.masks.alpha.set_layer("alpha", images["alpha"], 0)
         self.cutout.canvas.set_layer("cutout", images["cutout"], 0)
+        self.masks.alpha.set_layer("hints", images["hints"], 5)
+        self.cutout.canvas.set_layer("hints", images["hints_copy"], 5)
         self.has_image = True
         if first:
             self.setCurrentWidget(self.pages[self.page])
         if fit or first:
             self.fit()
-
-    def set_hints(self, image: Optional[QImage]) -> None:
-        for canvas in self.paintable:
-            canvas.set_layer("hints", image, 5)
 
     def update_matte(self, x: int, y: int, alpha: QImage, cutout: QImage, hints: QImage) -> None:
         self.masks.alpha.update_layer("alpha", x, y, alpha)

@@ -95,7 +95,14 @@ class ExportRequest:
 
 
 def images_for_display(display: DisplayImages) -> dict:
-    return {name: qimage_from_array(getattr(display, name)) for name in DISPLAY_LAYERS}
+    """QImages of the proxies, plus two blank hint layers (one per paintable view)."""
+    images = {name: qimage_from_array(getattr(display, name)) for name in DISPLAY_LAYERS}
+    h, w = display.photo.shape[:2]
+    for name in ("hints", "hints_copy"):
+        blank = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+        blank.fill(0)
+        images[name] = blank
+    return images
 
 
 def render_touchup(job: int, session: TouchUpSession, region, shape) -> TouchUpOutput:
@@ -282,4 +289,6 @@ class Engine(QObject):
         self.cancel()
         self.thread.quit()
         if not self.thread.wait(timeout_ms):
-            log.warning("the worker did not stop within %s ms", timeout_ms)
+            # a stage runs until its next cancel check; destroying a running QThread would crash
+            log.warning("the worker did not stop within %s ms; waiting for the current stage", timeout_ms)
+            self.thread.wait()

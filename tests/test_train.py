@@ -1,0 +1,93 @@
+"""Training smoke tests: a few steps of each network on 64 px pairs, checkpoint, --resume, export."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.models import registry
+from core.train.cli import main as train_main
+from core.train.data import PairDataset, degrade_mask, render_pair
+from core.train.plot import read_log
+from core.train.tasks import get_task
+from core.train.trainer import learning_rate, train
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _config(**overrides) -> dict:
+    config = {"size": 64, "batch": 2, "lr": 1e-3, "steps": 2, "threads": 1, "workers": 0,
+              "checkpoint_every_min": 5.0, "swa": False, "hybrid": True}
+    return {**config, **overrides}
+
+
+@pytest.mark.slow  # the first optimiser import (torch._dynamo) alone takes seconds on a loaded machine
+@pytest.mark.parametrize("network", ["coarse", "matting"])
+def test_train_checkpoints_and_resumes(network, tmp_path):
+    task = get_task(network)
+    overrides = {"mid": 4, "width": 8} if network == "coarse" else {}
+    assert train(task, _config(**overrides), tmp_path, None, resume=False, log_every=1) == 2
+    state = torch.load(tmp_path / "last.pt", map_location="cpu", weights_only=False)
+    assert state["step"] == 2 and state["next_index"] == 4 and state["task"] == network
+    log = read_log(tmp_path / "log.csv")
+    assert list(log["step"]) == [1, 2] and all(math.isfinite(v) for v in log["loss"])
+    assert (tmp_path / "loss.png").exists()
+
+    assert train(task, _config(steps=3, **overrides), tmp_path, None, resume=True, log_every=1) == 3
+    state = torch.load(tmp_path / "last.pt", map_location="cpu", weights_only=False)
+    assert state["step"] == 3 and state["next_index"] == 6
+    assert list(read_log(tmp_path / "log.csv")["step"]) == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_cli_trains_and_exports_weights_the_registry_loads(tmp_path, monkeypatch, capsys):
+    run, models = tmp_path / "run", tmp_path / "models"
+    code = train_main(["matting", "--out", str(run), "--steps", "1", "--batch", "2", "--size", "64", "--workers", "0"])
+    assert code == 0 and (run / "last.pt").exists()
+    assert train_main(["export", "matting", "--out", str(run), "--models-dir", str(models), "--half"]) == 0
+    sha = capsys.readouterr().out.split("sha256 ")[1].split()[0]
+    monkeypatch.setenv(registry.ENV_MODELS_DIR, str(models))
+    monkeypatch.setitem(registry.REGISTRY, "matting", dataclasses.replace(registry.REGISTRY["matting"], sha256=sha))
+    registry.clear_cache()
+    try:
+        model = registry.load_model("matting", "cpu")
+        assert next(model.parameters()).dtype == torch.float32
+    finally:
+        registry.clear_cache()
+
+
+def test_adversarial_is_refused_clearly(tmp_path, capsys):
+    assert train_main(["matting", "--out", str(tmp_path), "--adversarial"]) == 2
+    assert "not implemented" in capsys.readouterr().err
+
+
+def test_eval_seeds_are_never_rendered_for_training():
+    with pytest.raises(ValueError, match="reserved for evaluation"):
+        render_pair(5, 64, None)
+    item = PairDataset(48, None, coarse=True)[0]
+    assert item["photo"].shape == (3, 48, 48) and item["coarse"].shape == (1, 48, 48)
+    assert 0 <= float(item["alpha"].min()) and float(item["alpha"].max()) <= 1
+
+
+def test_degraded_mask_stays_near_the_true_alpha():
+    alpha = np.zeros((64, 64), np.float32)
+    alpha[16:48, 16:48] = 1
+    mask = degrade_mask(alpha, np.random.default_rng(3))
+    assert mask.shape == alpha.shape and 0 <= mask.min() and mask.max() <= 1
+    assert np.abs(mask - alpha).mean() < 0.3
+
+
+def test_learning_rate_warms_up_then_decays():
+    config = {"lr": 1e-3, "steps": 10_000}
+    assert learning_rate(0, config) < learning_rate(299, config) <= 1e-3
+    assert learning_rate(9_999, config) == pytest.approx(5e-5, rel=0.01)
+    assert learning_rate(9_999, {**config, "swa": True}) == learning_rate(7_500, config)
