@@ -196,7 +196,8 @@ class Pipeline:
         alignment = shift_alignment(alignment, options.plate_offset)
         plate, valid = alignment.aligned_plate, alignment.valid
         method = self.resolve_method(options.method)
-        small = make_small_view(photo, plate, valid, options.classical.solve_megapixels)
+        with timer.stage("prepare"):
+            small = make_small_view(photo, plate, valid, options.classical.solve_megapixels)
         check(cancel)
         report(progress, "coarse", 0.3)
         notes = []

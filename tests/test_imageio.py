@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from core import imageio
+from core import imageio, imagewrite
 from core.errors import ImageReadError, ImageWriteError
 from core.imageio import (LoadedImage, atomic_output, load_image, orient, read_image_size, to_uint8, to_uint16,
                           write_image)
@@ -185,7 +185,7 @@ def test_tiff_orientation_is_applied_once_for_every_decoder(tmp_path, mode):
 def test_16bit_tiff_orientation(tmp_path):
     values = np.random.default_rng(4).integers(0, 65536, (5, 7, 3), dtype=np.uint16)
     ok, encoded = cv2.imencode(".tiff", values)
-    pieces = imageio._tiff_with_tags(memoryview(encoded).cast("B"), {0x0112: (3, 1, struct.pack("<H", 6))})
+    pieces = imagewrite._tiff_with_tags(memoryview(encoded).cast("B"), {0x0112: (3, 1, struct.pack("<H", 6))})
     path = tmp_path / "turned16.tif"
     path.write_bytes(b"".join(bytes(p) for p in pieces))
     image = load_image(path)
@@ -469,7 +469,7 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch, force):
         temp.write_bytes(b"\x89PNG half written")
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(imageio._WRITERS, "png", interrupted)
+    monkeypatch.setitem(imagewrite._WRITERS, "png", interrupted)
     path = tmp_path / "cut.png"
     if force:
         path.write_bytes(b"original")
@@ -497,7 +497,7 @@ def test_os_errors_become_write_errors_with_the_reason(tmp_path, monkeypatch):
     def disk_full(temp, *args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setitem(imageio._WRITERS, "tiff", disk_full)
+    monkeypatch.setitem(imagewrite._WRITERS, "tiff", disk_full)
     path = tmp_path / "cut.tif"
     with pytest.raises(ImageWriteError) as err:
         write_image(path, np.zeros((H, W, 3), np.float32))
@@ -513,7 +513,7 @@ def test_unwritable_folder_gives_the_reason(tmp_path, monkeypatch):
             raise PermissionError(errno.EACCES, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(imageio.os, "open", refuse_temp)
+    monkeypatch.setattr(imagewrite.os, "open", refuse_temp)
     path = tmp_path / "cut.png"
     with pytest.raises(ImageWriteError) as err:
         write_image(path, np.zeros((H, W, 3), np.float32))

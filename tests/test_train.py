@@ -65,6 +65,18 @@ def test_cli_trains_and_exports_weights_the_registry_loads(tmp_path, monkeypatch
         registry.clear_cache()
 
 
+@pytest.mark.slow
+def test_swa_run_exports_the_averaged_weights(tmp_path, capsys):
+    config = _config(steps=4, swa=True, mid=4, width=8, data=None)
+    train(get_task("coarse"), config, tmp_path / "run", None, resume=False)
+    state = torch.load(tmp_path / "run" / "last.pt", map_location="cpu", weights_only=False)
+    assert state["swa_model"] is not None and int(state["swa_model"]["n_averaged"]) == 2
+    from core.train.export import export_weights
+
+    with pytest.raises(RuntimeError):  # the registry's architecture is the full U2-Netp, not this tiny one
+        export_weights("coarse", tmp_path / "run", tmp_path / "models")
+
+
 def test_adversarial_is_refused_clearly(tmp_path, capsys):
     assert train_main(["matting", "--out", str(tmp_path), "--adversarial"]) == 2
     assert "not implemented" in capsys.readouterr().err

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         "checkpoint_every_min": args.checkpoint_every_min,
         "swa": args.swa,
         "hybrid": not args.no_hybrid,
+        "data": args.data,
     }
     train(task, config, Path(args.out), args.data, args.resume)
     return 0

@@ -123,7 +123,8 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
             step += 1
-            if config.get("swa") and step >= SWA_START_FRACTION * config["steps"] and step % 10 == 0:
+            swa_every = max(1, min(10, config["steps"] // 100))
+            if config.get("swa") and step >= SWA_START_FRACTION * config["steps"] and step % swa_every == 0:
                 if swa_model is None:
                     swa_model = AveragedModel(model)
                 swa_model.update_parameters(model)
