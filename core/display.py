@@ -138,7 +138,8 @@ def render_matte_region(alpha: np.ndarray, foreground: np.ndarray, region: Regio
     return box, to_uint8(a), make_cutout(f, a)
 
 
-def render_hints(hints: np.ndarray, shape: tuple[int, int], region: Optional[Region] = None) -> tuple[Region, np.ndarray]:
+def render_hints(hints: np.ndarray, shape: tuple[int, int],
+                 region: Optional[Region] = None) -> tuple[Region, np.ndarray]:
     """RGBA proxy (hxwx4 uint8) of the hint layer (HxW uint8) inside ``region`` (None = all).
 
     A proxy pixel shows a hint when any full-resolution pixel under it has one, so thin

@@ -213,7 +213,9 @@ def test_cancel_a_run_midway_keeps_the_result(window, qtbot):
     kept = window.current
     window.actions_.page["alignment"].trigger()
     assert window.actions_.nudge["right"].isEnabled()
-    window.actions_.nudge["right"].trigger()  # what the Right arrow key does on this view
+    canvas = window.views.alignment.canvas
+    canvas.setFocus()
+    qtbot.keyClick(canvas.viewport(), Qt.Key.Key_Right)
     assert window.offset == (1, 0) and window.alignment_panel.offset.text().startswith("+1")
     with qtbot.waitSignal(window.progressShown, timeout=RESULT_TIMEOUT_MS,
                           check_params_cb=lambda job, stage, f: job == window.run_job):

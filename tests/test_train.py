@@ -103,3 +103,13 @@ def test_learning_rate_warms_up_then_decays():
     assert learning_rate(0, config) < learning_rate(299, config) <= 1e-3
     assert learning_rate(9_999, config) == pytest.approx(5e-5, rel=0.01)
     assert learning_rate(9_999, {**config, "swa": True}) == learning_rate(7_500, config)
+
+
+def test_resume_keeps_saved_options_unless_given():
+    from core.train.trainer import resolve_config
+
+    task = get_task("coarse")
+    saved = {"size": 256, "batch": 8, "lr": 1e-3, "steps": 8000, "stem_stride": 4}
+    config = resolve_config(task, {"size": None, "steps": 12_000, "stem_stride": 2, "threads": 1}, saved)
+    assert config["size"] == 256 and config["steps"] == 12_000 and config["stem_stride"] == 4
+    assert resolve_config(task, {"size": None}, None)["size"] == task.default_size

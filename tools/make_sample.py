@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO))
 from core.imageio import write_image  # noqa: E402
 from core.synth import make_pair  # noqa: E402
 
-SEED = 20261125
+SEED = 20261127
 
 
 def render(out: Path, seed: int = SEED, size=(1024, 1536), force: bool = False) -> list:

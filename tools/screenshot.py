@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from studio.gui.app import create_main_window, ensure_application
 
-    photo, plate = (args.photo, args.plate) if args.photo and args.plate else _sample_pair(ROOT / "resources" / "samples")
+    if args.photo and args.plate:
+        photo, plate = args.photo, args.plate
+    else:
+        photo, plate = _sample_pair(ROOT / "resources" / "samples")
     app = ensure_application()
     with tempfile.TemporaryDirectory() as tmp:
         window = create_main_window(Path(tmp) / "screenshot.ini")  # never the user's settings

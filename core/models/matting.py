@@ -29,6 +29,16 @@ def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequent
     )
 
 
+def clamp_st(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Clamp in the forward pass, identity in the backward pass.
+
+    A plain clamp has zero gradient outside [low, high]: pixels whose alpha starts
+    below 0 never receive a signal and the matte stays stuck at 0 (seen in
+    training). The straight-through version lets the loss pull them back.
+    """
+    return x + (x.clamp(low, high) - x).detach()
+
+
 def _normalised_inputs(photo: torch.Tensor, plate: torch.Tensor) -> list[torch.Tensor]:
     return [(photo - INPUT_MEAN) / INPUT_STD, (plate - INPUT_MEAN) / INPUT_STD, (photo - plate).abs() / INPUT_STD]
 
@@ -71,9 +81,9 @@ class MattingBase(nn.Module):
         d = self.dec1(torch.cat([_up(d, e1), e1], 1))
         d = self.dec0(torch.cat([_up(d, x0), x0], 1))
         out = self.head(d)
-        alpha = out[:, :1].clamp(0, 1)
-        residual = out[:, 1:4].clamp(-1, 1)
-        error = out[:, 4:5].clamp(0, 1)
+        alpha = clamp_st(out[:, :1], 0, 1)
+        residual = clamp_st(out[:, 1:4], -1, 1)
+        error = clamp_st(out[:, 4:5], 0, 1)
         hidden = F.relu(out[:, 5:])
         return alpha, residual, error, hidden
 
@@ -113,8 +123,8 @@ class MattingRefiner(nn.Module):
         delta = self.out(h)
         c = self.context
         centre = base[:, :, c:-c, c:-c]
-        alpha = (centre[:, :1] + delta[:, :1]).clamp(0, 1)
-        residual = (centre[:, 1:4] + delta[:, 1:4]).clamp(-1, 1)
+        alpha = clamp_st(centre[:, :1] + delta[:, :1], 0, 1)
+        residual = clamp_st(centre[:, 1:4] + delta[:, 1:4], -1, 1)
         return alpha, residual
 
 

@@ -49,16 +49,17 @@ def run(args: argparse.Namespace) -> int:
     from core.train.trainer import train
 
     task = get_task(args.network)
+    # None = "as saved in the checkpoint when resuming, else the task's default" (see trainer.resolve_config)
     config = {
-        "size": args.size or task.default_size,
-        "batch": args.batch or task.default_batch,
-        "lr": args.lr or task.default_lr,
-        "steps": args.steps or 30_000,
+        "size": args.size,
+        "batch": args.batch,
+        "lr": args.lr,
+        "steps": args.steps,
         "threads": args.threads,
         "workers": args.workers,
         "checkpoint_every_min": args.checkpoint_every_min,
-        "swa": args.swa,
-        "hybrid": not args.no_hybrid,
+        "swa": args.swa or None,
+        "hybrid": False if args.no_hybrid else None,
         "data": args.data,
     }
     train(task, config, Path(args.out), args.data, args.resume)

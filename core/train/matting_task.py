@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core.models.matting import clamp_st
 from core.models.patches import crop_patches, sample_base, select_tiles, tile_scores
 from core.train.data import PairDataset
 from core.train.losses import matting_loss
@@ -53,7 +54,7 @@ def matting_step_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torc
 
     photo_b, plate_b = down(photo), down(plate)
     alpha_b, residual_b, error_b, hidden_b = model.base(photo_b, plate_b, down(coarse))
-    foreground_b = (photo_b + residual_b).clamp(0, 1)
+    foreground_b = clamp_st(photo_b + residual_b, 0, 1)
     base_loss, base_parts = matting_loss(alpha_b, foreground_b, error_b, down(alpha), down(foreground), photo_b, plate_b)
 
     refiner = model.refiner
@@ -69,7 +70,7 @@ def matting_step_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torc
         crops["base"].append(sample_base(base_out[b : b + 1], ys, xs, full_size, patch, context))
     crops = {k: torch.cat(v) for k, v in crops.items()}
     alpha_r, residual_r = refiner(crops["photo"], crops["plate"], crops["base"])
-    foreground_r = (crops["photo_c"] + residual_r).clamp(0, 1)
+    foreground_r = clamp_st(crops["photo_c"] + residual_r, 0, 1)
     refine_loss, refine_parts = matting_loss(
         alpha_r, foreground_r, None, crops["alpha"], crops["foreground"], crops["photo_c"], crops["plate_c"]
     )

@@ -56,14 +56,34 @@ def load_checkpoint(out: Path) -> dict | None:
     return None
 
 
+DEFAULT_STEPS = 30_000
+
+
+def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
+    """Options given as None take the checkpoint's value when resuming, else the task's default.
+
+    Architecture keys (mid, width, stem_stride, hidden) always come from the checkpoint.
+    """
+    defaults = {"size": task.default_size, "batch": task.default_batch, "lr": task.default_lr,
+                "steps": DEFAULT_STEPS, "swa": False, "hybrid": True}
+    config = {**defaults, **(saved or {})}
+    config.update({k: v for k, v in given.items() if v is not None})
+    for key in ("mid", "width", "stem_stride", "hidden"):
+        if saved and key in saved:
+            config[key] = saved[key]
+    return config
+
+
 def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: bool, log_every: int = 10) -> int:
-    """Train ``task`` until ``config['steps']`` or a signal; returns the step reached."""
+    """Train ``task`` until ``config['steps']`` or a signal; returns the step reached.
+
+    ``config`` values that are None are filled by :func:`resolve_config`.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(config["threads"])
     state = load_checkpoint(out) if resume else None
-    if state is not None:
-        kept = {k: state["config"][k] for k in ("mid", "width", "stem_stride", "hidden") if k in state["config"]}
-        config = {**config, **kept}
+    config = resolve_config(task, config, state["config"] if state is not None else None)
+    torch.set_num_threads(config["threads"])
+    print("config " + " ".join(f"{k}={v}" for k, v in sorted(config.items())), flush=True)
     model = task.build_model(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
     swa_model = None

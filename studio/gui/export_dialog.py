@@ -7,13 +7,14 @@ overwriting.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import qtawesome as qta
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QColorDialog, QComboBox, QDialog, QDialogButtonBox,
-                               QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QRadioButton, QToolButton, QVBoxLayout, QWidget)
+                               QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QMessageBox,
+                               QPushButton, QRadioButton, QToolButton, QVBoxLayout, QWidget)
 
 FORMATS = (("png", "PNG (straight alpha)"), ("webp", "WebP (lossless)"), ("tiff", "TIFF"))
 SUFFIX = {"png": ".png", "webp": ".webp", "tiff": ".tif"}
@@ -78,7 +79,8 @@ class ExportDialog(QDialog):
         self.image = QRadioButton("Image")
         for index, button in enumerate((self.transparent, self.colour, self.image)):
             self.background.addButton(button, index)
-        {"transparent": self.transparent, "colour": self.colour, "image": self.image}[state["background"]].setChecked(True)
+        chosen = {"colour": self.colour, "image": self.image}.get(state["background"], self.transparent)
+        chosen.setChecked(True)
         self.colour_button = QPushButton()
         self._colour = QColor(state["background_colour"])
         self.colour_button.clicked.connect(self._pick_colour)
@@ -168,3 +170,24 @@ class ExportDialog(QDialog):
                 "alpha_only": self.alpha_only.isChecked(), "folder": self.folder.text(),
                 "name_suffix": self._name_suffix(),
                 "path": str(export_path(self.folder.text(), self.name.text(), fmt))}
+
+
+def ask_export(parent, photo_path: str | Path, settings) -> Optional[tuple[Path, object, bool]]:
+    """Run the dialog; returns (path, ExportOptions, force) or None when the user backs out.
+
+    Remembers the choices in ``settings`` and asks before replacing an existing file
+    (force is True only then). Raises ``ValueError`` for choices core cannot export.
+    """
+    dialog = ExportDialog(photo_path, settings.export_options(), parent)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    choices = dialog.choices()
+    settings.set_export_options({k: v for k, v in choices.items() if k != "path"})
+    path = Path(choices["path"])
+    force = False
+    if path.exists():
+        answer = QMessageBox.question(parent, "Replace file?", f"{path} already exists. Replace it?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+        force = True
+    return path, to_export_options(choices), force

@@ -1,8 +1,8 @@
-"""The main window: wires the views, the panels, the actions and the worker engine.
+"""The main window: wires the views, the panels, the actions, the editor and the worker engine.
 
-It holds the document state (which pair, the current result, the touch-up
-session) and reacts to the worker's signals; pixel work happens in ``core``,
-mostly in the worker thread.
+It holds which pair is open and which result is on screen, and reacts to the
+worker's signals; touch-up lives in ``MatteEditor``, pixel work in ``core``
+(mostly in the worker thread).
 """
 from __future__ import annotations
 
@@ -15,20 +15,18 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QM
                                QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
 from core import __version__
-from core.display import render_hints
 from core.pipeline import MatteOptions
-from core.touchup import Stroke
 
 from . import actions as actions_module
 from .alignment_panel import AlignmentPanel
-from .export_dialog import ExportDialog, to_export_options
+from .editor import MatteEditor
+from .export_dialog import ask_export
 from .files import find_plate_candidate, is_image_path, order_pair
-from .qimage import qimage_from_array
 from .result_panel import ResultPanel
 from .settings import Settings
 from .touchup_panel import TouchUpPanel
 from .views import PAGES, ViewStack
-from .worker import PREVIEW_MEGAPIXELS, Engine, RunOutput, TouchUpOutput, render_touchup
+from .worker import PREVIEW_MEGAPIXELS, Engine, RunOutput
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;All files (*)"
 NUDGE_DEBOUNCE_MS = 350
@@ -56,17 +54,17 @@ class MainWindow(QMainWindow):
         self.options = MatteOptions()
         self.offset = (0, 0)
         self.current: Optional[RunOutput] = None   # the result on screen (preview or final)
-        self.session = None                        # TouchUpSession of the final result
         self.run_job: Optional[int] = None
-        self.edit_job: Optional[int] = None        # a touch-up or export using the session
         self.last_error: Optional[str] = None
         self.last_export: Optional[str] = None
         self.preview_megapixels: Optional[float] = PREVIEW_MEGAPIXELS
         self._new_pair = False
+        self._pending_plate: Optional[Path] = None  # a dropped plate waiting for its photo
         self._requested_offset = self._shown_offset = (0, 0)
 
         self.views = ViewStack()
         self.setCentralWidget(self.views)
+        self.editor = MatteEditor(engine, self.views, self)
         self.alignment_panel, self.touchup_panel, self.result_panel = AlignmentPanel(), TouchUpPanel(), ResultPanel()
         self._build_dock()
         self.actions_ = actions_module.build_actions(self)
@@ -121,8 +119,8 @@ class MainWindow(QMainWindow):
         a.open_plate.triggered.connect(self.choose_plate)
         a.export.triggered.connect(self.export)
         a.quit.triggered.connect(self.close)
-        a.undo.triggered.connect(self.undo)
-        a.redo.triggered.connect(self.redo)
+        a.undo.triggered.connect(self.editor.undo)
+        a.redo.triggered.connect(self.editor.redo)
         a.rerun.triggered.connect(self.rerun)
         a.cancel.triggered.connect(self.cancel)
         a.fit.triggered.connect(self.views.fit)
@@ -133,14 +131,16 @@ class MainWindow(QMainWindow):
         a.tools.triggered.connect(lambda action: self.touchup_panel.set_tool(action.data()))
         a.brush_smaller.triggered.connect(lambda: self.touchup_panel.step_radius(False))
         a.brush_bigger.triggered.connect(lambda: self.touchup_panel.step_radius(True))
-        a.apply.triggered.connect(self.apply_touchup)
+        a.apply.triggered.connect(self.editor.apply)
         for action in a.nudge.values():
             action.triggered.connect(lambda _=False, action=action: self.nudge(*action.data()))
         a.reset_nudge.triggered.connect(self.reset_nudge)
         a.methods.triggered.connect(lambda action: self.set_method(action.data()))
         a.about.triggered.connect(self._about)
         self.views.empty.openRequested.connect(self.choose_files)
-        self.views.strokeFinished.connect(self.add_stroke)
+        self.editor.changed.connect(self._refresh_state)
+        self.editor.applied.connect(self.touchUpShown)
+        self.editor.message.connect(self.statusBar().showMessage)
         self.views.viewChanged.connect(self._show_zoom)
         self.alignment_panel.modeChanged.connect(self.views.alignment.set_mode)
         self.alignment_panel.opacityChanged.connect(self.views.alignment.set_opacity)
@@ -148,13 +148,12 @@ class MainWindow(QMainWindow):
         self.alignment_panel.offsetReset.connect(self.reset_nudge)
         self.touchup_panel.toolChanged.connect(self._tool_changed)
         self.touchup_panel.radiusChanged.connect(self.views.set_brush_radius)
-        self.touchup_panel.applyRequested.connect(self.apply_touchup)
+        self.touchup_panel.applyRequested.connect(self.editor.apply)
         self.views.cutout.backdropChanged.connect(self.settings.set_backdrop)
         # explicit: worker signals are always handled in the GUI thread
         queued = Qt.ConnectionType.QueuedConnection
         w.progress.connect(self._on_progress, queued)
         w.resultReady.connect(self._on_result, queued)
-        w.touchUpReady.connect(self._on_touchup, queued)
         w.exported.connect(self._on_exported, queued)
         w.failed.connect(self._on_failed, queued)
         w.cancelled.connect(self._on_cancelled, queued)
@@ -196,9 +195,6 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open plate", folder, IMAGE_FILTER)
         if path and self.photo_path:
             self.open_pair(self.photo_path, path)
-        elif path:
-            self.plate_path = path
-            self.statusBar().showMessage("Plate chosen; now open the photo.", 5000)
 
     def open_paths(self, paths) -> None:
         """One or two files (menu or drop): find out which is the photo and which the plate."""
@@ -207,12 +203,14 @@ class MainWindow(QMainWindow):
             if self.photo_path:
                 self.open_pair(self.photo_path, plate)
             else:
-                self.plate_path = str(plate)
+                self._pending_plate = plate
                 self.statusBar().showMessage(f"{plate.name} looks like a plate; now open the photo.", 5000)
             return
         if photo is None:
             self._warn("Cannot open", "Choose a PNG, JPEG, TIFF or WebP image.")
             return
+        if plate is None and self._pending_plate is not None:
+            plate, self._pending_plate = self._pending_plate, None
         if plate is None:
             plate = self._ask_for_plate(photo)
             if plate is None:
@@ -276,18 +274,18 @@ class MainWindow(QMainWindow):
             self.nudge(-self.offset[0], -self.offset[1])
 
     def _confirm_discard_edits(self) -> bool:
-        if self.session is None or not self.session.can_undo:
+        if not self.editor.has_edits:
             return True
         answer = QMessageBox.question(self, "Discard touch-ups?",
                                       "Cutting the photo again discards your strokes and touch-ups. Continue?")
         if answer != QMessageBox.StandardButton.Yes:
             return False
-        self.session.history.clear()
+        self.editor.discard_history()
         return True
 
     # ----- worker signals
     def _on_progress(self, job: int, stage: str, fraction: float) -> None:
-        if job in (self.run_job, self.edit_job):
+        if job in (self.run_job, self.editor.job):
             self.progress.setValue(int(1000 * fraction))
             self.progress.setFormat(f"{stage} %p%")
             self.progressShown.emit(job, stage, fraction)
@@ -307,16 +305,10 @@ class MainWindow(QMainWindow):
         out.images.clear()  # the canvases own the QImages now (patches are painted into them in place)
         self.alignment_panel.set_report(out.result.alignment)
         self.result_panel.set_result(out.result, out.final, out.display.size)
-        self.session = out.session if out.final else None
+        self.editor.set_session(out.session if out.final else None, out.display.photo.shape[:2])
         self._show_status()
         self._refresh_state()
         self.resultShown.emit(out)
-
-    def _on_touchup(self, out: TouchUpOutput) -> None:
-        if out.region is not None:
-            self.views.update_matte(out.box[0], out.box[1], out.alpha, out.cutout, out.hints)
-        self.statusBar().showMessage("Touch-up applied." if out.region else "Nothing to apply.", 4000)
-        self.touchUpShown.emit(out)
 
     def _on_exported(self, job: int, path: str) -> None:
         self.last_export = path
@@ -347,8 +339,6 @@ class MainWindow(QMainWindow):
     def _on_job_finished(self, job: int) -> None:
         if job == self.run_job:
             self.run_job = None
-        if job == self.edit_job:
-            self.edit_job = None
         self._refresh_state()
 
     # ----- touch-up
@@ -360,65 +350,31 @@ class MainWindow(QMainWindow):
         if kind is not None and self.views.page == "alignment":
             self.show_page("cutout")
 
-    def add_stroke(self, kind: str, points, radius: float) -> None:
-        if self.session is None or self.edit_job is not None:
-            return
-        region = self.session.add_stroke(Stroke(kind, points, radius))
-        if region is not None:
-            box, patch = render_hints(self.session.hints, self._display_shape(), region)
-            self.views.update_hints(box[0], box[1], qimage_from_array(patch))
-        self._refresh_state()
-
-    def apply_touchup(self) -> None:
-        if self.session is None or self.session.pending is None or self.edit_job is not None:
-            return
-        self.edit_job = self.engine.touch_up(self.session, self._display_shape())
-        self._refresh_state()
-
-    def undo(self) -> None:
-        self._step_history(self.session.undo if self.session else None)
-
-    def redo(self) -> None:
-        self._step_history(self.session.redo if self.session else None)
-
-    def _step_history(self, step) -> None:
-        if step is None or self.edit_job is not None:
-            return
-        record = step()
-        if record is not None and record.region is not None:
-            out = render_touchup(0, self.session, record.region, self._display_shape())
-            self.views.update_matte(out.box[0], out.box[1], out.alpha, out.cutout, out.hints)
-            self.statusBar().showMessage(f"{record.label}", 3000)
-        self._refresh_state()
-
-    def _display_shape(self) -> tuple:
-        return tuple(self.current.display.photo.shape[:2])
-
     # ----- export
     def export(self) -> None:
-        if self.session is None or self.current is None:
+        if self.editor.session is None or self.current is None:
             self._warn("Nothing to export yet", "Wait for the full-resolution result, then export.")
             return
-        dialog = ExportDialog(self.photo_path, self.settings.export_options(), self)
-        if dialog.exec() != ExportDialog.DialogCode.Accepted:
-            return
-        choices = dialog.choices()
-        self.settings.set_export_options({k: v for k, v in choices.items() if k != "path"})
-        path = Path(choices["path"])
-        force = False
-        if path.exists():
-            answer = QMessageBox.question(self, "Replace file?", f"{path} already exists. Replace it?")
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-            force = True
         try:
-            options = to_export_options(choices)
+            target = ask_export(self, self.photo_path, self.settings)
         except (ImportError, ValueError) as err:
             self._warn("Cannot export", str(err))
             return
-        self.edit_job = self.engine.export(str(path), self.current.photo_image, self.session.alpha,
-                                           self.session.foreground, options, force)
-        self._refresh_state()
+        if target is not None:
+            path, options, force = target
+            session = self.editor.session
+            self.editor.lock(self.engine.export(str(path), self.current.photo_image, session.alpha,
+                                                session.foreground, options, force))
+
+    @property
+    def session(self):
+        """The touch-up session of the full-resolution result (None while only a preview is shown)."""
+        return self.editor.session
+
+    @property
+    def edit_job(self) -> Optional[int]:
+        """The worker job (touch-up or export) reading the session, if any."""
+        return self.editor.job
 
     # ----- view
     def show_page(self, page: str) -> None:
@@ -445,16 +401,17 @@ class MainWindow(QMainWindow):
     def _refresh_state(self) -> None:
         a = self.actions_
         running = self.run_job is not None
-        editing = self.edit_job is not None
-        has_session = self.session is not None
+        editing = self.editor.busy
+        has_session = self.editor.session is not None
         self.progress.setVisible(running or editing)
         self.cancel_button.setVisible(running or editing)
         a.cancel.setEnabled(running or editing)
         a.rerun.setEnabled(bool(self.photo_path and self.plate_path))
+        a.open_plate.setEnabled(bool(self.photo_path))
         a.export.setEnabled(has_session and not editing)
-        a.undo.setEnabled(has_session and not editing and self.session.can_undo)
-        a.redo.setEnabled(has_session and not editing and self.session.can_redo)
-        a.apply.setEnabled(has_session and not editing and self.session.pending is not None)
+        a.undo.setEnabled(self.editor.can_undo)
+        a.redo.setEnabled(self.editor.can_redo)
+        a.apply.setEnabled(self.editor.can_apply)
         for action in a.tool.values():
             action.setEnabled(has_session)
         on_alignment = self.views.page == "alignment" and self.current is not None
@@ -463,7 +420,7 @@ class MainWindow(QMainWindow):
         for action in (a.fit, a.actual, a.zoom_in, a.zoom_out):
             action.setEnabled(self.views.has_image)
         self.touchup_panel.set_state(available=has_session,
-                                     pending=has_session and self.session.pending is not None,
+                                     pending=has_session and self.editor.session.pending is not None,
                                      busy=editing)
 
     # ----- misc

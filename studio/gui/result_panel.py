@@ -51,6 +51,7 @@ class ResultPanel(QGroupBox):
         self.leakage.setText(f"{quality.leakage:.4f}")
         self.method.setText(result.method)
         h, w = result.alpha.shape
-        self.resolution.setText(f"{w} \u00d7 {h}" + ("" if (w, h) == tuple(size) else f" of {size[0]} \u00d7 {size[1]}"))
+        of_full = "" if (w, h) == tuple(size) else f" of {size[0]} \u00d7 {size[1]}"
+        self.resolution.setText(f"{w} \u00d7 {h}{of_full}")
         total = sum(result.timings.values()) if result.timings else 0.0
         self.timing.setText(f"{total:.1f} s")
