@@ -81,12 +81,14 @@ def fill_product_holes(mask: np.ndarray, score: np.ndarray, mean_threshold: floa
 
 
 def solve_grabcut(photo: np.ndarray, coarse: np.ndarray, score: np.ndarray, iterations: int = 3,
-                  valid: Optional[np.ndarray] = None) -> np.ndarray:
+                  valid: Optional[np.ndarray] = None, prior: Optional[np.ndarray] = None) -> np.ndarray:
     """GrabCut seeded from the plate difference; returns HxW uint8 {0, 1}.
 
     Sure product where the mask survives erosion and the difference is strong,
     probable product on the rest of the mask, probable backdrop in a ring around
     it, sure backdrop beyond. Only the ring's bounding box is solved.
+    ``prior`` (hxw float32 [0, 1], e.g. the network's coarse mask) adds sure
+    product where it is confident and keeps the components it supports.
     """
     h, w = coarse.shape
     inside = coarse > 0.5
@@ -99,6 +101,8 @@ def solve_grabcut(photo: np.ndarray, coarse: np.ndarray, score: np.ndarray, iter
     gc[near] = cv2.GC_PR_BGD
     gc[inside] = cv2.GC_PR_FGD
     gc[core_fg & (score > 4.0)] = cv2.GC_FGD
+    if prior is not None:
+        gc[core_fg & (prior > 0.9)] = cv2.GC_FGD
     if valid is not None:
         # Where the plate gives no evidence, let colour and smoothness decide.
         gc[~valid & (gc == cv2.GC_BGD)] = cv2.GC_PR_BGD
@@ -115,16 +119,20 @@ def solve_grabcut(photo: np.ndarray, coarse: np.ndarray, score: np.ndarray, iter
     cv2.grabCut(image, crop, None, bgd_model, fgd_model, iterations, cv2.GC_INIT_WITH_MASK)
     out = np.zeros((h, w), np.uint8)
     out[y0:y1, x0:x1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)
-    # GrabCut may flip isolated backdrop specks; keep components the difference supports.
-    return _drop_unsupported_components(out, score)
+    # GrabCut may flip isolated backdrop specks; keep components the evidence supports.
+    return _drop_unsupported_components(out, score, prior)
 
 
-def _drop_unsupported_components(mask: np.ndarray, score: np.ndarray, seed: float = 6.0) -> np.ndarray:
+def _drop_unsupported_components(mask: np.ndarray, score: np.ndarray, prior: Optional[np.ndarray] = None,
+                                 seed: float = 6.0) -> np.ndarray:
     count, labels = cv2.connectedComponents(mask, connectivity=8)
     if count <= 2:
         return mask
     keep = np.zeros(count, bool)
-    keep[np.unique(labels[(score > seed) & (mask > 0)])] = True
+    support = score > seed
+    if prior is not None:
+        support |= prior > 0.9
+    keep[np.unique(labels[support & (mask > 0)])] = True
     keep[0] = False
     return keep[labels].astype(np.uint8)
 
@@ -186,23 +194,46 @@ def refine_edge(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray,
     return alpha
 
 
+def join_touching(base: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """``base`` plus the connected parts of ``extra`` that touch it (both HxW bool-like); uint8 {0, 1}."""
+    union = (np.asarray(base, bool) | np.asarray(extra, bool)).astype(np.uint8)
+    count, labels = cv2.connectedComponents(union, connectivity=8)
+    touching = np.zeros(count, bool)
+    touching[np.unique(labels[np.asarray(base, bool)])] = True
+    touching[0] = False
+    return touching[labels].astype(np.uint8)
+
+
 def matte_classical(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray,
                     options: ClassicalOptions = ClassicalOptions(),
                     cancel: Optional[CancelToken] = None,
-                    small: Optional[SmallView] = None) -> tuple[np.ndarray, np.ndarray]:
+                    small: Optional[SmallView] = None,
+                    prior: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """Coarse mask (at solve resolution) and full-resolution alpha; both float32 [0, 1].
 
     Returns ``(coarse_small, alpha)``; the coarse mask is small on purpose, the
     caller upsamples it for display only. ``small`` is a ready ``SmallView`` at
-    ``options.solve_megapixels`` (made here when not given).
+    ``options.solve_megapixels`` (made here when not given). ``prior``: a
+    coarse mask from the network (any size, float32 [0, 1]); with it, the
+    solve also trusts the network where the plate difference is silent, which
+    is what fills a product whose colour matches the backdrop.
     """
     if small is None:
         small = make_small_view(photo, aligned_plate, valid, options.solve_megapixels)
     diff = measure_difference(small.photo, small.aligned_plate, small.valid)
     coarse = coarse_mask_from_difference(diff, options)
+    if prior is not None:
+        prior = small.shrink(prior.astype(np.float32), cv2.INTER_LINEAR)
+        # Only network regions that touch what the plate shows count: a detached
+        # one has no evidence behind it at all.
+        prior = prior * join_touching(coarse > 0.5, prior > 0.5)
+        coarse = np.maximum(coarse, (prior > 0.5).astype(np.float32))
     check(cancel)
-    mask = solve_grabcut(small.photo, coarse, diff.score, options.grabcut_iterations, small.valid)
+    mask = solve_grabcut(small.photo, coarse, diff.score, options.grabcut_iterations, small.valid, prior)
     mask = fill_product_holes(mask, diff.score, options.hole_fill_mean)
+    if prior is not None:
+        # Confident network regions joined to the solved product fill its colour-match holes.
+        mask = join_touching(mask, prior > 0.9)
     check(cancel)
     alpha = refine_edge(photo, aligned_plate, valid, mask, cancel=cancel, photo_small=small.photo)
     return coarse, alpha

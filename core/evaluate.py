@@ -184,9 +184,9 @@ def run_eval(data_dir: Optional[Path], count: int, methods: Sequence[str], sheet
     if data_dir is not None and not data_dir.is_dir():
         print(f"note: no shared data at {data_dir}; evaluating on synthetic products only")
         data_dir = None
-    if "network" in methods and not Pipeline.networks_available():
-        print("note: network weights are not installed; skipping the network method")
-        methods = [m for m in methods if m != "network"]
+    if not Pipeline.networks_available():
+        print("note: network weights are not installed; evaluating the classical method only")
+        methods = [m for m in methods if m not in ("network", "hybrid")]
     items = dev_set(data_dir, count)
     print(f"dev set: {len(items)} items ({count} synthetic, {len(items) - count} real pairs); "
           f"methods: {', '.join(methods)}")

@@ -23,15 +23,18 @@ from .jobs import CancelToken, ProgressFn, check, report
 from .quality import QualityScore, score_matte
 from .working import make_small_view, resize_to, scale_to_megapixels
 
-METHODS = ("auto", "network", "classical")
+#: auto: the networks when their shipped weights are marked as beating the
+#: classical path, else classical; hybrid: the network's coarse mask seeds the
+#: classical GrabCut and soft-edge solve; best: every available candidate,
+#: the one the quality judge scores highest.
+METHODS = ("auto", "network", "classical", "hybrid", "best")
 
 
 @dataclass(frozen=True)
 class MatteOptions:
     """How to cut one photo.
 
-    method: "auto" (networks when their weights are present, else classical),
-        "network" or "classical".
+    method: one of METHODS (see there).
     max_megapixels: work at most at this resolution (None = full resolution);
         the GUI's quick preview uses e.g. 1.0, the final run None.
     plate_offset: manual nudge (dx, dy) of the aligned plate, in pixels of the
@@ -58,8 +61,9 @@ class MatteResult:
     valid: HxW bool (where the aligned plate covers the photo).
     coarse_mask, alpha: HxW float32 [0, 1].
     timings: stage name -> seconds, in the order the stages ran.
-    method: the method actually used ("network" or "classical").
-    notes: sentences for the user about how the result was made (e.g. a fallback).
+    method: the method that made this result ("network", "classical", "hybrid").
+    notes: sentences for the user about how the result was made (a fallback, a pick).
+    candidates: (method, quality score) of every candidate made, in order.
     """
 
     photo: np.ndarray
@@ -73,6 +77,7 @@ class MatteResult:
     timings: Mapping[str, float]
     method: str
     notes: tuple = ()
+    candidates: tuple = ()
 
 
 def check_image(image: np.ndarray, what: str) -> None:
@@ -158,16 +163,17 @@ class Pipeline:
 
         return all(getattr(registry.get_spec(name), "recommended", False) for name in ("coarse", "matting"))
 
-    def resolve_method(self, method: str) -> str:
-        """"network" or "classical" for an options.method of "auto", "network" or "classical"."""
-        if method == "classical":
-            return "classical"
-        if method == "network":
-            if not self.networks_available():
-                raise ModelError("the network weights are not installed; reinstall Matting Studio "
-                                 "or use --method classical")
-            return "network"
-        return "network" if self.networks_available() and self.networks_recommended() else "classical"
+    def candidate_methods(self, method: str) -> tuple:
+        """The methods to run for an options.method: one, or all available ones for "best"."""
+        networks = self.networks_available()
+        if method in ("network", "hybrid") and not networks:
+            raise ModelError("the network weights are not installed; reinstall Matting Studio "
+                             "or use --method classical")
+        if method == "best":
+            return ("classical", "hybrid", "network") if networks else ("classical",)
+        if method == "auto":
+            return ("network",) if networks and self.networks_recommended() else ("classical",)
+        return (method,)
 
     # -- stages ---------------------------------------------------------------------------
     def align(self, photo: np.ndarray, plate: np.ndarray, options: MatteOptions = MatteOptions(),
@@ -188,6 +194,9 @@ class Pipeline:
         """Coarse mask, alpha, foreground and quality score for an aligned pair.
 
         ``photo`` may be at full resolution; it is reduced to ``alignment``'s size.
+        With method "best" every available candidate is made and scored, and
+        the one the quality judge scores highest is returned (``candidates``
+        lists them all, ``notes`` says which was picked and why).
         """
         timer = _Timer()
         timer.timings.update(timings or {})
@@ -195,36 +204,71 @@ class Pipeline:
         photo = resize_to(photo, (w, h))
         alignment = shift_alignment(alignment, options.plate_offset)
         plate, valid = alignment.aligned_plate, alignment.valid
-        method = self.resolve_method(options.method)
+        methods = self.candidate_methods(options.method)
         with timer.stage("prepare"):
             small = make_small_view(photo, plate, valid, options.classical.solve_megapixels)
         check(cancel)
-        report(progress, "coarse", 0.3)
-        notes = []
-        if method == "network":
+        notes, made = [], []
+        for k, method in enumerate(methods):
+            def stage_progress(stage, fraction, k=k):
+                report(progress, stage, 0.3 + 0.65 * (k + fraction) / len(methods))
+
             try:
-                coarse, alpha, foreground = self._matte_network(photo, plate, valid, progress, cancel, timer)
+                coarse, alpha, foreground = self._candidate(method, photo, plate, valid, small, options,
+                                                            stage_progress, cancel, timer)
             except ModelError as err:
-                if options.method == "network":
+                if options.method in ("network", "hybrid"):
                     raise
+                if options.method == "best":  # the classical candidate is already made
+                    notes.append(f"skipped the {method} candidate: {err}")
+                    continue
                 notes.append(f"used the classical method: {err}")
                 method = "classical"
-        if method == "classical":
-            with timer.stage("matte"):
-                coarse, alpha = matte_classical(photo, plate, valid, options.classical, cancel=cancel, small=small)
+                coarse, alpha, foreground = self._candidate(method, photo, plate, valid, small, options,
+                                                            stage_progress, cancel, timer)
             check(cancel)
-            report(progress, "foreground", 0.8)
-            with timer.stage("foreground"):
-                foreground = estimate_foreground(photo, plate, alpha, valid, small=small)
-        check(cancel)
-        report(progress, "quality", 0.95)
-        with timer.stage("quality"):
-            quality = score_matte(photo, plate, valid, alpha, foreground, alignment.report.verdict, small)
-            coarse = resize_to(coarse.astype(np.float32), (w, h), cv2.INTER_LINEAR)
+            with timer.stage("quality"):
+                quality = score_matte(photo, plate, valid, alpha, foreground, alignment.report.verdict, small)
+            made.append((method, coarse, alpha, foreground, quality))
+        best = max(made, key=lambda m: m[4].score)  # the first wins ties: classical is cheapest
+        method, coarse, alpha, foreground, quality = best
+        candidates = tuple((m[0], m[4].score) for m in made)
+        if len(made) > 1:
+            others = ", ".join(f"{m} {score:.2f}" for m, score in candidates if m != method)
+            notes.append(f"picked the {method} matte (quality {quality.score:.2f}) over {others}")
+        coarse = resize_to(coarse.astype(np.float32), (w, h), cv2.INTER_LINEAR)
         report(progress, "done", 1.0)
         return MatteResult(photo=photo, aligned_plate=plate, valid=valid, alignment=alignment.report,
                            coarse_mask=coarse, alpha=alpha, foreground=foreground, quality=quality,
-                           timings=dict(timer.timings), method=method, notes=tuple(notes))
+                           timings=dict(timer.timings), method=method, notes=tuple(notes),
+                           candidates=candidates)
+
+    def _candidate(self, method, photo, plate, valid, small, options, progress, cancel, timer):
+        """(coarse, alpha, foreground) by one method; coarse may be at any resolution."""
+        prior = None
+        if method in ("network", "hybrid"):
+            from .models import inference
+
+            progress("coarse", 0.0)
+            with timer.stage("coarse"):
+                prior = inference.predict_coarse_mask(photo, plate, device=self.device)
+            check(cancel)
+        if method == "network":
+            progress("refine", 0.3)
+            with timer.stage("refine"):
+                refined = inference.refine_matte(photo, plate, prior, device=self.device,
+                                                 progress=lambda s, f: progress("refine", 0.3 + 0.7 * f),
+                                                 cancel=cancel)
+            return prior, refined.alpha, refined.foreground
+        progress("matte", 0.3)
+        with timer.stage("matte"):
+            coarse, alpha = matte_classical(photo, plate, valid, options.classical, cancel=cancel, small=small,
+                                            prior=prior)
+        check(cancel)
+        progress("foreground", 0.8)
+        with timer.stage("foreground"):
+            foreground = estimate_foreground(photo, plate, alpha, valid, small=small)
+        return (prior if prior is not None else coarse), alpha, foreground
 
     def run(self, photo: np.ndarray, plate: np.ndarray, options: MatteOptions = MatteOptions(),
             progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> MatteResult:
@@ -233,19 +277,3 @@ class Pipeline:
         with timer.stage("align"):
             alignment = self.align(photo, plate, options, progress, cancel)
         return self.matte(photo, alignment, options, progress, cancel, timer.timings)
-
-    def _matte_network(self, photo, plate, valid, progress, cancel, timer):
-        from .models import inference
-
-        with timer.stage("coarse"):
-            coarse = inference.predict_coarse_mask(photo, plate, device=self.device)
-        check(cancel)
-        report(progress, "refine", 0.5)
-
-        def refine_progress(stage, fraction):
-            report(progress, "refine", 0.5 + 0.45 * fraction)
-
-        with timer.stage("refine"):
-            refined = inference.refine_matte(photo, plate, coarse, device=self.device,
-                                             progress=refine_progress, cancel=cancel)
-        return coarse, refined.alpha, refined.foreground

@@ -23,8 +23,10 @@ def _add_export_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --crop: margin in pixels (40) or percent of the product's size (5%%)")
     p.add_argument("--background", metavar="COLOR|IMAGE",
                    help="write an opaque composite over a colour (#ffffff) or an image instead of transparency")
-    p.add_argument("--method", choices=("auto", "network", "classical"), default="auto",
-                   help="auto: the networks when installed, else the classical solve (default)")
+    p.add_argument("--method", choices=("auto", "network", "classical", "hybrid", "best"), default="auto",
+                   help="auto (default): the networks where their shipped weights beat the classical solve, "
+                        "else classical; hybrid: the network's coarse mask seeds the classical solve; "
+                        "best: make every candidate and keep the one the quality judge scores highest")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
@@ -48,14 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="time the pipeline on generated photos and print the figures")
     bench.add_argument("--megapixels", type=float, nargs="+", default=[12.0, 24.0])
-    bench.add_argument("--method", choices=("auto", "network", "classical"), default="auto")
+    bench.add_argument("--method", choices=("auto", "network", "classical", "hybrid", "best"), default="auto")
     bench.add_argument("--repeat", type=int, default=1, help="runs per size (the best is reported)")
 
     ev = sub.add_parser("eval", help="score the methods on the dev set and write a contact sheet")
     ev.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data",
                     help="the shared data folder (real masks and real pairs); default ../shared/data")
     ev.add_argument("--count", type=int, default=40, help="synthetic dev items (default 40)")
-    ev.add_argument("--methods", nargs="+", choices=("classical", "network"), default=["classical", "network"])
+    ev.add_argument("--methods", nargs="+", choices=("classical", "network", "hybrid", "best"),
+                    default=["classical", "network", "hybrid", "best"])
     ev.add_argument("--sheet", type=Path, default=Path("eval-contact-sheet.png"), help="contact sheet PNG to write")
 
     try:

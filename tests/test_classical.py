@@ -113,3 +113,22 @@ def test_hysteresis_thresholds_are_options():
     strict = ClassicalOptions(seed_threshold=1e9)
     coarse, _ = matte_classical(photo, plate, _valid(photo.shape), strict)
     assert coarse.sum() == 0
+
+
+def test_network_prior_fills_a_colour_match_the_difference_cannot_see():
+    photo, plate, alpha = render_scene(seed=9, hole=False, shadow=False)
+    h, w = alpha.shape
+    # Paint a patch of the product in the backdrop's own colours: invisible to the difference.
+    patch = (slice(h // 2 - 10, h // 2 + 10), slice(w // 2 - 10, w // 2 + 10))
+    photo = photo.copy()
+    photo[patch] = plate[patch]
+    _, plain = matte_classical(photo, plate, _valid(photo.shape))
+    assert plain[patch].mean() < 0.5
+    prior = cv2.GaussianBlur(alpha, (0, 0), 1.0)  # a network that knows the shape
+    _, helped = matte_classical(photo, plate, _valid(photo.shape), prior=prior)
+    assert helped[patch].mean() > 0.95
+    # ...and a confident prior detached from the product does not add backdrop.
+    stray = prior.copy()
+    stray[5:25, 5:25] = 1.0
+    _, guarded = matte_classical(photo, plate, _valid(photo.shape), prior=stray)
+    assert guarded[5:25, 5:25].max() < 0.05

@@ -60,7 +60,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="8a022cbd750982aeed9ff559004185694d464ec762e694fcee025a8bcd8883cf",
+        sha256="20295ce3870b2319a38163cd2e43cf20f63bec92882debce4a655d8bd064914d",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
@@ -69,7 +69,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "matting": ModelSpec(
         name="matting",
         filename="matting_bgm.pt",
-        sha256="d5c2491c4e663a5cc68e7e1057dc045c43f84e23e88a1319852d69e1d92293ee",
+        sha256="52d08b0becbb58e2ba237f4b5f5ca29afe824dd644a39bc506e17e3b7b674b1b",
         architecture="bgm-small-h8-p16",
         input_size=512,
         normalisation="photo, aligned plate RGB and coarse mask in [0, 1]; normalised inside the network",
