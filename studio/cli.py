@@ -52,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--megapixels", type=float, nargs="+", default=[12.0, 24.0])
     bench.add_argument("--method", choices=("auto", "network", "classical", "hybrid", "best"), default="auto")
     bench.add_argument("--repeat", type=int, default=1, help="runs per size (the best is reported)")
+    bench.add_argument("--batch", type=int, nargs="?", const=20, metavar="N",
+                       help="time `batch` on N generated photos sharing one plate (default 20, first --megapixels)")
+
+    from studio.batch_command import add_arguments as add_batch_arguments
+
+    add_batch_arguments(sub.add_parser("batch", help="cut a folder of photos and write a report",
+                                       description="Cut every photo in INPUT_DIR out against its plate, write "
+                                                   "OUT_DIR/NAME.png and report.csv / report.html."))
 
     ev = sub.add_parser("eval", help="score the methods on the dev set and write a contact sheet")
     ev.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data",
@@ -87,6 +95,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from studio.commands import run_cut
 
             return run_cut(args)
+        if args.command == "batch":
+            from studio.batch_command import run_batch_command
+
+            return run_batch_command(args)
+        if args.command == "bench" and args.batch:
+            from core.bench_batch import run_batch_bench
+
+            return run_batch_bench(args.batch, megapixels=args.megapixels[0], method=args.method)
         if args.command == "bench":
             from core.bench import run_bench
 

@@ -90,6 +90,7 @@ def test_tiles_follow_the_edge_and_paste_writes_only_them():
     paste_patches(target, np.ones((len(ys), 16, 16, 1), np.float32), ys, xs, 16)
     assert target.sum() == pytest.approx(len(set(zip(ys.tolist(), xs.tolist()))) * 256)
     assert len(select_tiles(scores, (300, 400), 16, max_tiles=5)[0]) == 5
+    assert len(select_tiles(scores, (300, 400), 16, max_tiles=0)[0]) == 0
 
 
 def test_missing_weights_raise_model_error(tmp_path, monkeypatch):

@@ -40,6 +40,8 @@ def tile_scores(alpha: np.ndarray, error: np.ndarray, full_size: tuple[int, int]
 def select_tiles(scores: np.ndarray, full_size: tuple[int, int], patch: int, max_tiles: int, threshold: float = 0.05):
     """Top-left corners (ys, xs), int64 arrays of length K <= max_tiles, of the highest-scoring tiles above threshold."""
     height, width = full_size
+    if max_tiles <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     flat = scores.ravel()
     candidates = np.flatnonzero(flat > threshold)
     if len(candidates) > max_tiles:

@@ -28,6 +28,9 @@ class ModelSpec:
 
     input_size: the long side, in pixels, at which the network runs.
     normalisation: what the inputs are (the networks normalise internally).
+    recommended: True once the model card's dev-set figures show these weights
+        beating the classical path; the pipeline's "auto" method uses the
+        networks only then.
     """
 
     name: str
@@ -37,6 +40,7 @@ class ModelSpec:
     input_size: int
     normalisation: str
     description: str
+    recommended: bool = False
 
 
 def _build_coarse_u2netp_s4():

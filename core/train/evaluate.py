@@ -21,10 +21,14 @@ def _band(alpha: np.ndarray, radius: int = 8) -> np.ndarray:
     return cv2.dilate(unknown | edges, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)).astype(bool)
 
 
-def evaluate(data_dir: str | None, count: int, size: int, kind: str = "mixed") -> dict[str, float]:
-    """Mean figures over eval seeds 0..count-1 at size x size."""
+def evaluate(data_dir: str | None, count: int, size: int, kind: str = "mixed", refine: bool = True) -> dict[str, float]:
+    """Mean figures over eval seeds 0..count-1 at size x size (``refine=False``: base only, no patches)."""
+    from core.models import inference
     from core.models.inference import predict_coarse_mask, refine_matte
     from core.synth import make_pair
+
+    if not refine:
+        inference.MAX_REFINED_PIXELS = 0
 
     rows = []
     for seed in range(count):
@@ -51,12 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=320)
     parser.add_argument("--kind", default="mixed", choices=["mixed", "product", "real"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-refine", action="store_true", help="skip the patch refiner (to measure what it adds)")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    figures = evaluate(args.data, args.count, args.size, args.kind)
-    print(f"eval seeds 0..{args.count - 1} at {args.size} px ({args.kind}): " + "  ".join(f"{k} {v:.4f}" for k, v in figures.items()))
+    figures = evaluate(args.data, args.count, args.size, args.kind, refine=not args.no_refine)
+    label = "base only" if args.no_refine else "refined"
+    print(f"eval seeds 0..{args.count - 1} at {args.size} px ({args.kind}, {label}): " + "  ".join(f"{k} {v:.4f}" for k, v in figures.items()))
     return 0
 
 

@@ -1,0 +1,206 @@
+"""The batch report: ``report.csv`` for spreadsheets and ``report.html``, a contact sheet.
+
+The contact sheet is one self-contained file (thumbnails embedded as base64 JPEG)
+that opens in any browser without a server. Both files list the photos that need
+review first (lowest quality score first), then the failures, then the rest, and
+are written atomically.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+import os
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+from urllib.parse import quote
+
+import cv2
+import numpy as np
+
+from .batch import FAILED, OK, REVIEW, SKIPPED, STATUSES, BatchItem, BatchResult
+from .errors import ImageWriteError
+from .imagewrite import atomic_output
+
+COLUMNS = ("photo", "plate", "output", "status", "quality", "recomposition_error", "leakage", "reasons", "method",
+           "alignment", "residual_px", "inliers", "seconds", "error", "notes")
+CSV_NAME, HTML_NAME = "report.csv", "report.html"
+
+
+def order_for_review(items: Sequence[BatchItem]) -> list[BatchItem]:
+    """Items needing review first (worst quality score first), then failed, ok and skipped, each in job order."""
+    rank = {status: i for i, status in enumerate(STATUSES)}
+
+    def key(pair):
+        position, item = pair
+        score = item.quality.score if item.status == REVIEW and item.quality is not None else 0.0
+        return rank.get(item.status, len(rank)), score, position
+
+    return [item for _, item in sorted(enumerate(items), key=key)]
+
+
+def _number(value: Optional[float], digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{digits}f}"
+
+
+def report_row(item: BatchItem) -> dict:
+    """One CSV row (column -> text) for ``item``."""
+    q, a = item.quality, item.alignment
+    return {
+        "photo": str(item.job.photo), "plate": str(item.job.plate), "output": str(item.job.output),
+        "status": item.status,
+        "quality": _number(q.score if q else None, 3),
+        "recomposition_error": _number(q.recomposition_error if q else None, 4),
+        "leakage": _number(q.leakage if q else None, 4),
+        "reasons": "; ".join(q.reasons) if q else "",
+        "method": item.method or "",
+        "alignment": a.verdict if a else "",
+        "residual_px": _number(a.residual_px if a else None, 2),
+        "inliers": str(a.inliers) if a else "",
+        "seconds": _number(item.seconds, 2),
+        "error": item.error or "",
+        "notes": "; ".join(item.notes),
+    }
+
+
+def write_report_csv(items: Sequence[BatchItem], path) -> Path:
+    """``COLUMNS`` with a header, one row per item in review order; written atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for item in order_for_review(items):
+        writer.writerow(report_row(item))
+    return _write_text(Path(path), buffer.getvalue())
+
+
+def write_report(result: BatchResult, folder) -> tuple[Path, Path]:
+    """``report.csv`` and ``report.html`` in ``folder`` (created if needed); returns both paths."""
+    folder = Path(folder).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(f"the report folder cannot be created ({exc.strerror or exc}); "
+                              "choose a folder you can write to", folder) from None
+    return (write_report_csv(result.items, folder / CSV_NAME),
+            write_report_html(result, folder / HTML_NAME))
+
+
+def summarize(result: BatchResult) -> str:
+    """"12 photos: 9 ok, 2 need review, 1 failed in 1m40s (7.2 images/min)" (cancelled: "5 of 12 photos")."""
+    counts = [(result.count(OK), "ok"), (result.count(REVIEW), "need review"), (result.count(FAILED), "failed"),
+              (result.count(SKIPPED), "skipped (output exists)")]
+    parts = ", ".join(f"{n} {what}" for n, what in counts if n) or "nothing done"
+    done = f"{len(result.items)} of {result.total}" if result.cancelled else f"{result.total}"
+    rate = ""
+    if result.processed and result.seconds > 0:
+        rate = f" ({60.0 * result.processed / result.seconds:.1f} images/min)"
+    return f"{done} photos: {parts} in {format_duration(result.seconds)}{rate}"
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+# ---------------------------------------------------------------------------------------------- HTML
+
+_STYLE = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; }
+td, th { border-bottom: 1px solid #ddd; padding: 6px 10px; text-align: left; vertical-align: top; }
+td.pic { padding: 4px; }
+img { height: 200px; max-width: 320px; object-fit: contain; display: block; background: #eee; }
+tr.needs-review td.info { border-left: 4px solid #e0a000; }
+tr.failed td.info { border-left: 4px solid #c62828; }
+tr.ok td.info { border-left: 4px solid #2e7d32; }
+tr.skipped td.info { border-left: 4px solid #999; }
+.status { font-weight: bold; text-transform: uppercase; font-size: 12px; }
+.error { color: #c62828; }
+.muted { color: #666; }
+"""
+
+
+def _data_uri(image: Optional[np.ndarray]) -> Optional[str]:
+    """A base64 JPEG data URI of an hxwx3 RGB or hxw grey uint8 image (None passes through)."""
+    if image is None:
+        return None
+    array = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    ok, encoded = cv2.imencode(".jpg", array, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if not ok:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
+
+
+def _picture(image: Optional[np.ndarray], alt: str) -> str:
+    uri = _data_uri(image)
+    if uri is None:
+        return '<td class="pic muted">&ndash;</td>'
+    return f'<td class="pic"><img src="{uri}" alt="{html.escape(alt)}"></td>'
+
+
+def _link(path: Path, folder: Path) -> str:
+    try:
+        target = os.path.relpath(path.resolve(), folder.resolve())
+    except ValueError:  # another drive on Windows
+        target = path.resolve().as_uri()
+    return quote(Path(target).as_posix())
+
+
+def _row(item: BatchItem, folder: Path) -> str:
+    thumbs, q, a = item.thumbnails, item.quality, item.alignment
+    name = html.escape(item.job.photo.name)
+    cells = [_picture(thumbs.photo if thumbs else None, f"photo {item.job.photo.name}"),
+             _picture(thumbs.alpha if thumbs else None, "alpha"),
+             _picture(thumbs.cutout if thumbs else None, "cut-out")]
+    lines = [f'<span class="status">{html.escape(item.status)}</span>']
+    if item.status in (OK, REVIEW) or (item.status == SKIPPED and item.job.output.exists()):
+        lines.append(f'<a href="{_link(item.job.output, folder)}">{name}</a>')
+    else:
+        lines.append(name)
+    if q is not None:
+        lines.append(f"quality {q.score:.2f} &middot; recomposition error {q.recomposition_error:.1%} "
+                     f"&middot; leakage {q.leakage:.1%}")
+    if a is not None:
+        residual = "n/a (plain backdrop)" if math.isnan(a.residual_px) else f"{a.residual_px:.2f} px"
+        lines.append(f"alignment {html.escape(a.verdict)}, residual {residual}, {a.inliers} inliers")
+    if item.method:
+        lines.append(f"{html.escape(item.method)} &middot; {item.seconds:.1f} s")
+    reasons = list(q.reasons) if q is not None else []
+    lines.extend(f"&bull; {html.escape(r)}" for r in reasons)
+    lines.extend(f'<span class="muted">note: {html.escape(n)}</span>' for n in item.notes)
+    if item.error and item.status == FAILED:
+        lines.append(f'<span class="error">{html.escape(item.error)}</span>')
+    elif item.error:
+        lines.append(f'<span class="muted">{html.escape(item.status)}: {html.escape(item.error)}</span>')
+    css = item.status.replace(" ", "-")
+    return f'<tr class="{css}">{"".join(cells)}<td class="info">{"<br>".join(lines)}</td></tr>'
+
+
+def write_report_html(result: BatchResult, path) -> Path:
+    """The contact sheet for ``result`` (photo, alpha and cut-out thumbnails, figures), written atomically."""
+    path = Path(path)
+    title = "Matting Studio batch report"
+    status = " (interrupted)" if result.cancelled else ""
+    rows = "\n".join(_row(item, path.parent) for item in order_for_review(result.items))
+    page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+            f"<style>{_STYLE}</style>\n</head>\n<body>\n<h1>{title}{status}</h1>\n"
+            f"<p>{html.escape(summarize(result))}. Written {time.strftime('%Y-%m-%d %H:%M')}; photos that "
+            "need review come first.</p>\n<table>\n<thead><tr><th>Photo</th><th>Alpha</th><th>Cut-out</th>"
+            f"<th>Result</th></tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>\n</body>\n</html>\n")
+    return _write_text(path, page)
+
+
+def _write_text(path: Path, text: str) -> Path:
+    with atomic_output(path, force=True) as temp:
+        with open(temp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    return path
