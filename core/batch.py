@@ -127,7 +127,7 @@ def run_batch(jobs: Sequence[BatchJob], *, options: MatteOptions = MatteOptions(
     before any work when ``options.method`` asks for networks that are not installed.
     """
     pipeline = pipeline if pipeline is not None else Pipeline()
-    pipeline.resolve_method(options.method)
+    pipeline.candidate_methods(options.method)  # missing weights: one error, not one per photo
     return _BatchRun(list(jobs), options, export, force, pipeline, progress, cancel).run()
 
 

@@ -37,8 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --crop: margin in pixels (40) or percent of the product's size (5%%)")
     p.add_argument("--background", metavar="COLOR|IMAGE",
                    help="write an opaque composite over a colour (#ffffff) or an image instead of transparency")
-    p.add_argument("--method", choices=("auto", "network", "classical"), default="auto",
-                   help="auto: the networks when installed and recommended, else the classical solve (default)")
+    p.add_argument("--method", choices=("auto", "network", "classical", "hybrid", "best"), default="auto",
+                   help="auto: the networks when installed and recommended, else the classical solve (default); "
+                        "best: every available method, the one the quality judge scores highest")
     p.add_argument("--force", action="store_true", help="redo photos whose output exists (default: skip them)")
     p.add_argument("--report-dir", type=Path, metavar="DIR",
                    help="where to write report.csv and report.html (default OUT_DIR)")

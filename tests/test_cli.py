@@ -141,3 +141,20 @@ def test_bundled_sample_end_to_end(tmp_path, capsys):
     want = np.asarray(Image.open(truth)) / 255.0
     assert got.shape == want.shape
     assert iou(got, want) >= 0.95
+
+
+def test_sixteen_bit_photo_gives_sixteen_bit_png(tmp_path, capsys):
+    photo, plate, truth = render_scene(200, 280, seed=23)
+    paths = []
+    for name, image in (("p16.png", photo), ("q16.png", plate)):
+        path = tmp_path / name
+        cv2.imwrite(str(path), cv2.cvtColor((image * 65535 + 0.5).astype(np.uint16), cv2.COLOR_RGB2BGR))
+        paths.append(path)
+    out = tmp_path / "o.png"
+    assert main(["cut", str(paths[0]), "--plate", str(paths[1]), "-o", str(out), "--method", "classical", "-q"]) == 0
+    written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16 and written.shape == (200, 280, 4)
+    # Solid product keeps 16-bit precision: values are not just 8-bit steps scaled up.
+    solid = truth > 0.999
+    assert (written[..., :3][solid] % 257 != 0).mean() > 0.5
+    assert iou(written[..., 3] / 65535.0, truth) > 0.95
