@@ -6,28 +6,32 @@ touches full resolution only for the final warp:
 1. ORB features spread over the frame, ratio test, one-to-one matches, MAGSAC++
    homography; matches inside the changed region (product, shadow) are dropped
    and the fit repeated.
-2. Too few features (a plain paper sweep, the common tripod case): the plate is
-   taken as already in place (the proportional mapping) and accepted only if,
-   after the exposure gain, it reproduces the photo over enough of the frame.
-3. ECC refinement (2-level pyramid, product masked out), kept only if it raises
-   the correlation of photo and aligned plate.
-4. Sanity checks (shift, zoom, tilt) and per-channel exposure gain; a plate of
+2. Too few features (woven fabric, foam, paper, a table top): the backdrop's
+   texture itself, matched by correlation from a global shift down to tiles
+   (``align_dense``): method "dense".
+3. Neither (a plain paper sweep, the common tripod case): the plate is taken as
+   already in place (the proportional mapping) and accepted only if, after the
+   exposure gain, it reproduces the photo over enough of the frame.
+4. Lucas-Kanade refinement on the backdrop (product masked out), kept only if it
+   lowers the difference and the features or tiles do not veto it.
+5. Sanity checks (shift, zoom, tilt) and per-channel exposure gain; a plate of
    another scene, or a blank one, raises ``AlignmentError``: never a silent bad warp.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Optional
 
 import cv2
 import numpy as np
 
-from .align_gain import (backdrop_agreement, backdrop_difference, border_colour, changed_region,
-                         check_image_content, fit_gain)
+from .align_dense import (DENSE_INLIER_PX, LEVELS, Pyramid, build_pyramid, estimate_dense, measure_residual,
+                          refine_dense)
+from .align_gain import (Comparison, backdrop_agreement, border_colour, check_image_content, compare_backdrop,
+                         refit_gain, reproduces_backdrop)
 from .align_geometry import (INLIER_PX, Features, Matches, coverage_mask, describe_homography_problem,
-                             detect_features, fit_homography, match_features, measure_residual,
-                             proportional_homography, refine_ecc, reprojection_errors, scale_matrix,
-                             to_feature_grey)
+                             detect_features, fit_homography, match_features, proportional_homography,
+                             reprojection_errors, scale_matrix)
 from .errors import AlignmentError
 from .jobs import CancelToken, ProgressFn, check, report
 
@@ -35,11 +39,11 @@ STAGE = "align"
 MIN_INLIERS = 20            # fewer inliers than this: the features say nothing
 MIN_INLIER_FRACTION = 0.15  # a wrong scene yields a few chance inliers among many matches
 STRONG_INLIERS = 60         # this many inliers make a homography trustworthy on its own
+STRONG_TILES = 40           # this many agreeing tiles make a dense homography trustworthy
 FIRST_PASS_FEATURES = 1500  # matching cost grows with the square of the feature count
-IDENTITY_MIN_AGREEMENT = 0.3
-IDENTITY_MIN_BORDER_AGREEMENT = 0.6
 OK_AGREEMENT = 0.5
 CHECK_RESIDUAL_WORK_PX = 0.6
+COMPARE_LEVEL = LEVELS[0]   # photo and aligned plate are compared at 1/2 of the work resolution
 VALID_MARGIN_PX = 1.5       # plate pixels at the border excluded from ``valid`` (interpolation)
 
 
@@ -48,8 +52,10 @@ class AlignOptions:
     """Knobs of ``align_plate``; the defaults suit tripod and hand-held shots."""
 
     max_features: int = 4000
-    work_megapixels: float = 1.0      # feature matching resolution
-    refine: bool = True               # sub-pixel ECC refinement
+    work_megapixels: float = 1.0      # resolution of the copies aligned (dense matching, refinement)
+    feature_megapixels: float = 0.5   # resolution feature points are detected at
+    refine: bool = True               # sub-pixel Lucas-Kanade refinement on the backdrop
+    dense: bool = True                # align on backdrop texture when features are too few
     fit_gain: bool = True             # per-channel exposure / white-balance gain
     max_shift_fraction: float = 0.15  # larger motions are rejected as another scene
 
@@ -60,14 +66,16 @@ class AlignmentReport:
 
     homography: 3x3 float64, maps photo pixel coordinates (x, y, 1) to plate
         pixel coordinates, full resolution.
-    matches: ratio-tested one-to-one feature matches; inliers: those the homography explains.
+    matches: ratio-tested one-to-one feature matches (method "dense": backdrop tiles with a
+        clear correlation peak); inliers: those the homography explains.
     residual_px: median misalignment left between photo and aligned plate on textured
         backdrop, in full-resolution photo pixels (NaN on a plain backdrop: nothing to measure).
     gain: (3,) float64 per-channel RGB gain applied to the warped plate.
     verdict: "ok", "check" (usable, but the user should look) or "failed".
     backdrop_agreement: fraction of the covered frame where the aligned plate reproduces the photo.
     coverage: fraction of the photo covered by the plate (``valid``).
-    method: "features" (homography from matches) or "in-place" (too few features; tripod assumed).
+    method: "features" (homography from feature matches), "dense" (too few features: from the
+        backdrop's texture, tile by tile) or "in-place" (neither; tripod assumed).
     """
 
     homography: np.ndarray
@@ -166,13 +174,25 @@ def _warp_full(plate: np.ndarray, homography: np.ndarray, photo_shape, gain: np.
     return out
 
 
-def _same_backdrop_error(inliers: int) -> AlignmentError:
-    return AlignmentError(f"the plate does not show the same backdrop as the photo (only {inliers} matching "
-                          "features); shoot the plate from the same position or pick the right plate file")
+def _same_backdrop_error(inliers: int, method: str = "features") -> AlignmentError:
+    what = "matching backdrop tiles" if method == "dense" else "matching features"
+    return AlignmentError(f"the plate does not show the same backdrop as the photo (only {inliers} {what}); "
+                          "shoot the plate from the same position or pick the right plate file")
 
 
-def _count_inliers(homography: Optional[np.ndarray], matches: Matches) -> int:
-    return 0 if homography is None else int((reprojection_errors(homography, matches) < INLIER_PX).sum())
+def _inlier_px(method: str) -> float:
+    """Reprojection error (work pixels) within which a match supports a homography."""
+    return DENSE_INLIER_PX if method == "dense" else INLIER_PX
+
+
+def _count_inliers(homography: Optional[np.ndarray], matches: Matches, threshold: float = INLIER_PX) -> int:
+    return 0 if homography is None else int((reprojection_errors(homography, matches) < threshold).sum())
+
+
+def _inlier_median(homography: np.ndarray, matches: Matches, threshold: float = INLIER_PX) -> float:
+    errors = reprojection_errors(homography, matches)
+    errors = errors[errors < threshold]
+    return float(np.median(errors)) if errors.size else float("inf")
 
 
 def _match_and_fit(photo: Features, plate: Features, max_features: int):
@@ -191,36 +211,56 @@ def _match_and_fit(photo: Features, plate: Features, max_features: int):
 
 
 @dataclass(frozen=True)
-class _Comparison:
-    """Photo vs plate warped by a work homography, all at work resolution."""
+class _Frames:
+    """Photo and plate at the resolutions alignment works on, all derived from the work images.
 
-    warped: np.ndarray       # HxWx3 float32, no gain applied
-    valid: np.ndarray        # HxW bool
-    gain: np.ndarray         # (3,) float64
-    difference: np.ndarray   # HxW float32, after gain
-    changed: np.ndarray      # HxW bool, product / shadow / parallax, dilated
+    work_photo, work_plate: HxWx3 float32 RGB (features, final gain); photo, plate: grey
+    pyramids (dense alignment); small_photo, small_plate: RGB at ``COMPARE_LEVEL``
+    (product and shadow detection, agreement, gain).
+    """
 
+    work_photo: np.ndarray
+    work_plate: np.ndarray
+    photo: Pyramid
+    plate: Pyramid
+    small_photo: np.ndarray
+    small_plate: np.ndarray
 
-def _compare(photo: np.ndarray, plate: np.ndarray, homography: np.ndarray, with_gain: bool) -> _Comparison:
-    warped = _warp(plate, homography, photo.shape)
-    valid = coverage_mask(homography, plate.shape, photo.shape, 1.0)
-    gain = fit_gain(photo, warped, valid) if with_gain else None
-    gain = np.ones(3) if gain is None else gain
-    difference = backdrop_difference(photo, warped, gain)
-    return _Comparison(warped, valid, gain, difference, changed_region(difference, valid))
+    def at_level(self, homography: np.ndarray, f: int = COMPARE_LEVEL) -> np.ndarray:
+        """A work homography in pixels of pyramid level ``f``."""
+        return self.plate.to_level[f] @ homography @ np.linalg.inv(self.photo.to_level[f])
 
-
-def _reproduces_backdrop(comparison: _Comparison) -> bool:
-    """Whether a plate used in place explains the photo: over much of the frame, and along its edges."""
-    agreement = backdrop_agreement(comparison.difference, comparison.valid)
-    border = backdrop_agreement(comparison.difference, comparison.valid, border_only=True)
-    return agreement >= IDENTITY_MIN_AGREEMENT and border >= IDENTITY_MIN_BORDER_AGREEMENT
+    def compare(self, homography: np.ndarray, with_gain: bool) -> Comparison:
+        return compare_backdrop(self.small_photo, self.small_plate, self.at_level(homography), with_gain)
 
 
-def _inlier_median(homography: np.ndarray, matches: Matches) -> float:
-    errors = reprojection_errors(homography, matches)
-    errors = errors[errors < INLIER_PX]
-    return float(np.median(errors)) if errors.size else float("inf")
+def _frames(work_photo: np.ndarray, work_plate: np.ndarray) -> _Frames:
+    photo = build_pyramid(cv2.cvtColor(work_photo, cv2.COLOR_RGB2GRAY))
+    plate = build_pyramid(cv2.cvtColor(work_plate, cv2.COLOR_RGB2GRAY))
+
+    def shrink(image: np.ndarray, pyramid: Pyramid) -> np.ndarray:
+        return cv2.resize(image, pyramid.images[COMPARE_LEVEL].shape[::-1], interpolation=cv2.INTER_AREA)
+
+    return _Frames(work_photo, work_plate, photo, plate, shrink(work_photo, photo), shrink(work_plate, plate))
+
+
+def _align_on_texture(frames: _Frames, in_place: np.ndarray, with_gain: bool):
+    """``estimate_dense`` from the plate in place, the product and shadow found at the coarsest level."""
+    f = LEVELS[-1]
+    photo = cv2.resize(frames.small_photo, frames.photo.images[f].shape[::-1], interpolation=cv2.INTER_AREA)
+    plate = cv2.resize(frames.small_plate, frames.plate.images[f].shape[::-1], interpolation=cv2.INTER_AREA)
+    changed = compare_backdrop(photo, plate, frames.at_level(in_place, f), with_gain).changed
+    return estimate_dense(frames.photo, frames.plate, in_place, changed)
+
+
+def _exclude_changed(frames: _Frames, homography: np.ndarray, matches: Matches, with_gain: bool) -> Matches:
+    """The matches outside the changed region (product, shadow): there they may be false (repeated texture)."""
+    changed = frames.compare(homography, with_gain).changed
+    h, w = changed.shape
+    pts = cv2.perspectiveTransform(matches.photo_pts.reshape(-1, 1, 2).astype(np.float64),
+                                   frames.photo.to_level[COMPARE_LEVEL]).reshape(-1, 2)
+    pts = np.clip(np.round(pts).astype(int), 0, [w - 1, h - 1])
+    return matches.subset(~changed[pts[:, 1], pts[:, 0]])
 
 
 def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = AlignOptions(),
@@ -237,9 +277,10 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
       backdrop (see ``check_image_content``);
     - the features support a homography that moves, zooms, rotates or tilts the
       plate beyond ``max_shift_fraction`` and fixed sane limits;
-    - the features are too few (under 20 inliers, or under 15% of the matches) and
-      the plate, used in place, reproduces the photo on less than 30% of the frame
-      or less than 60% of a band along its edges (another scene, not a plain backdrop).
+    - neither features (under 20 inliers, or under 15% of the matches) nor backdrop
+      tiles agree on a homography, and the plate, used in place, reproduces the photo
+      on less than 30% of the frame or less than 60% of a band along its edges
+      (another scene, not a plain backdrop).
     """
     photo, plate = _as_rgb(photo, "photo"), _as_rgb(plate, "plate")
     report(progress, STAGE, 0.0)
@@ -247,7 +288,6 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
     work_photo, s_photo, work_plate, s_plate = _work_images(photo, plate, options.work_megapixels)
     check_image_content(work_photo, "photo")
     check_image_content(work_plate, "plate", backdrop=border_colour(work_photo))
-    shape = work_photo.shape
 
     def to_full(h: np.ndarray) -> np.ndarray:
         return np.linalg.inv(s_plate) @ h @ s_photo
@@ -257,13 +297,13 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
 
     check(cancel)
     report(progress, STAGE, 0.1)
-    photo_features = detect_features(to_feature_grey(work_photo), options.max_features)
-    plate_features = detect_features(to_feature_grey(work_plate), options.max_features)
+    photo_features = detect_features(work_photo, options.max_features, options.feature_megapixels)
+    plate_features = detect_features(work_plate, options.max_features, options.feature_megapixels)
     check(cancel)
     report(progress, STAGE, 0.25)
     matches, homography, inliers = _match_and_fit(photo_features, plate_features, options.max_features)
     check(cancel)
-    report(progress, STAGE, 0.4)
+    report(progress, STAGE, 0.35)
 
     use_features = (homography is not None and inliers >= MIN_INLIERS
                     and inliers >= MIN_INLIER_FRACTION * len(matches))
@@ -271,64 +311,60 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
         if inliers >= STRONG_INLIERS:
             raise AlignmentError(f"{problem(homography)}; shoot the plate from the same position as the photo")
         use_features = False
+    frames = _frames(work_photo, work_plate)
+    method = "features" if use_features else "in-place"
     if use_features:
-        # product exclusion: matches in the changed region may be false (repeated texture); refit without them
-        changed = _compare(work_photo, work_plate, homography, options.fit_gain).changed
-        pts = np.clip(np.round(matches.photo_pts).astype(int), 0, [shape[1] - 1, shape[0] - 1])
-        refit = fit_homography(matches.subset(~changed[pts[:, 1], pts[:, 0]]))
+        refit = fit_homography(_exclude_changed(frames, homography, matches, options.fit_gain))
         if refit is not None and _count_inliers(refit, matches) >= MIN_INLIERS and problem(refit) is None:
             homography = refit
     else:
-        homography = proportional_homography(shape, work_plate.shape)
-    comparison = _compare(work_photo, work_plate, homography, options.fit_gain)
-    if not use_features and not _reproduces_backdrop(comparison):
+        homography = proportional_homography(work_photo.shape, work_plate.shape)
+        dense = _align_on_texture(frames, homography, options.fit_gain) if options.dense else None
+        if dense is not None and problem(dense.homography) is None:
+            method, homography, matches, inliers = "dense", dense.homography, dense.matches, dense.inliers
+    comparison = frames.compare(homography, options.fit_gain)
+    if method == "in-place" and not reproduces_backdrop(comparison):
         raise _same_backdrop_error(inliers)  # fail fast: refining cannot turn another scene into this one
     check(cancel)
     report(progress, STAGE, 0.5)
 
+    threshold = _inlier_px(method)
     refined = False
-    if options.refine:
-        grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)  # noqa: E731
-        candidate, refined = refine_ecc(grey(work_photo), grey(work_plate), homography,
-                                        comparison.valid & ~comparison.changed)
-        # ECC may slide onto a moving or out-of-plane part of the scene; the features veto that
-        if refined and use_features:
-            before, after = _inlier_median(homography, matches), _inlier_median(candidate, matches)
-            refined = after <= max(1.25 * before, before + 0.25)
-        if refined and problem(candidate) is None:
+    if options.refine and method != "in-place":  # in place: neither features nor tiles found texture
+        candidate, refined = refine_dense(frames.photo, frames.plate, homography, comparison.backdrop)
+        # LK may slide onto a moving or out-of-plane part of the scene; the matches veto that
+        if refined:
+            before = _inlier_median(homography, matches, threshold)
+            after = _inlier_median(candidate, matches, threshold)
+            kept = _count_inliers(candidate, matches, threshold) >= 0.9 * _count_inliers(homography, matches, threshold)
+            refined = kept and after <= max(1.25 * before, before + 0.1 * threshold) and problem(candidate) is None
+        if refined:
             homography = candidate
-            comparison = _compare(work_photo, work_plate, homography, options.fit_gain)
-        else:
-            refined = False
+            comparison = frames.compare(homography, options.fit_gain)
     check(cancel)
     report(progress, STAGE, 0.65)
 
-    if options.fit_gain:  # refit on the backdrop alone, now that the changed region is known
-        gain = fit_gain(work_photo, comparison.warped, comparison.valid & ~comparison.changed)
-        if gain is not None:
-            comparison = replace(comparison, gain=gain,
-                                 difference=backdrop_difference(work_photo, comparison.warped, gain))
-    if not use_features and not _reproduces_backdrop(comparison):
+    if options.fit_gain:
+        comparison = refit_gain(frames.small_photo, comparison)
+    if method == "in-place" and not reproduces_backdrop(comparison):
         raise _same_backdrop_error(inliers)
-    inliers = _count_inliers(homography, matches)
+    inliers = _count_inliers(homography, matches, threshold)
     agreement = backdrop_agreement(comparison.difference, comparison.valid)
-    if use_features and agreement < 0.1 and inliers < STRONG_INLIERS:
-        raise _same_backdrop_error(inliers)
+    strong = STRONG_TILES if method == "dense" else STRONG_INLIERS
+    if method != "in-place" and agreement < 0.1 and inliers < strong:
+        raise _same_backdrop_error(inliers, method)
     full_homography = to_full(homography)
     full_problem = problem(homography)
     if full_problem is not None:
         raise AlignmentError(f"{full_problem}; shoot the plate from the same position as the photo")
 
     per_px = 1.0 / s_photo[0, 0]  # work pixels -> full-resolution photo pixels
-    residual, _ = measure_residual(cv2.cvtColor(work_photo, cv2.COLOR_RGB2GRAY),
-                                   cv2.cvtColor(comparison.warped, cv2.COLOR_RGB2GRAY),
-                                   comparison.valid & ~comparison.changed)
-    if np.isnan(residual) and use_features:
+    residual, _ = measure_residual(frames.photo, frames.plate, homography, comparison.backdrop)
+    if np.isnan(residual) and method == "features":
         residual = _inlier_median(homography, matches)
-    coverage = float(comparison.valid.mean())
+    coverage = float(coverage_mask(homography, work_plate.shape, work_photo.shape, 1.0).mean())
     gain = comparison.gain
-    verdict, message = _verdict(use_features, len(matches), inliers, residual, per_px, gain,
-                                agreement, coverage)
+    verdict, message = _verdict(method, len(matches), inliers, residual, per_px, gain, agreement, coverage)
     check(cancel)
     report(progress, STAGE, 0.75)
 
@@ -339,23 +375,28 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
         homography=full_homography, matches=len(matches), inliers=inliers,
         inlier_fraction=inliers / len(matches) if len(matches) else 0.0,
         residual_px=residual * per_px, gain=gain, verdict=verdict, message=message, refined=refined,
-        backdrop_agreement=agreement, coverage=coverage, method="features" if use_features else "in-place")
+        backdrop_agreement=agreement, coverage=coverage, method=method)
     return Alignment(aligned_plate=aligned, valid=full_valid, report=result)
 
 
-def _verdict(use_features: bool, matches: int, inliers: int, residual_work: float, per_px: float,
+def _verdict(method: str, matches: int, inliers: int, residual_work: float, per_px: float,
              gain: np.ndarray, agreement: float, coverage: float) -> tuple[str, str]:
     """("ok" | "check", one-line message) from the alignment figures."""
     gain_text = f"gain R {gain[0]:.2f} G {gain[1]:.2f} B {gain[2]:.2f}"
     residual_text = "residual n/a" if np.isnan(residual_work) else f"residual {residual_work * per_px:.2f} px"
-    if use_features:
+    if method == "features":
         head = f"aligned: {inliers} inliers ({inliers / max(matches, 1):.0%}), {residual_text}, {gain_text}"
+    elif method == "dense":
+        head = (f"aligned on the backdrop's texture: {inliers} of {matches} tiles agree, {residual_text}, "
+                f"{gain_text}")
     else:
         head = (f"plate used in place (plain backdrop, {inliers} matching features): "
                 f"backdrop agrees on {agreement:.0%} of the frame, {gain_text}")
     reasons = []
-    if use_features and (inliers < STRONG_INLIERS or inliers < 0.3 * matches):
+    if method == "features" and (inliers < STRONG_INLIERS or inliers < 0.3 * matches):
         reasons.append("few matching features")
+    if method == "dense" and inliers < STRONG_TILES:
+        reasons.append("little backdrop texture to align on")
     if not np.isnan(residual_work) and residual_work > CHECK_RESIDUAL_WORK_PX:
         reasons.append("the plate does not line up everywhere (camera moved or the scene is not flat)")
     if agreement < OK_AGREEMENT:

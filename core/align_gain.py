@@ -1,18 +1,22 @@
-"""Photometry of plate alignment: blank-plate check, exposure gain, changed region.
+"""Photometry of plate alignment: blank-plate check, exposure gain, changed region, comparison.
 
-All functions work on downscaled ("work") RGB images, float32 in [0, 1].
+All functions work on downscaled RGB images, float32 in [0, 1].
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import cv2
 import numpy as np
 
+from .align_geometry import coverage_mask
 from .errors import AlignmentError
 
 DARK, BRIGHT = 0.03, 0.96     # channel values outside this range carry no reliable ratio
 AGREE_DIFF = 0.08             # a backdrop pixel "agrees" when photo and aligned plate differ less
+IN_PLACE_MIN_AGREEMENT = 0.3  # a plate used in place must reproduce this much of the frame
+IN_PLACE_MIN_BORDER_AGREEMENT = 0.6  # and this much of a band along its edges
 MAX_GAIN_SAMPLES = 60_000
 
 
@@ -128,3 +132,50 @@ def backdrop_agreement(difference: np.ndarray, valid: np.ndarray, border_only: b
         valid = valid & edge
     count = int(valid.sum())
     return float(((difference < AGREE_DIFF) & valid).sum() / count) if count else 0.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Photo vs plate warped by a homography, at the resolution of the images compared.
+
+    warped: HxWx3 float32 plate in the photo's frame, no gain applied; valid: HxW bool,
+    where it covers the photo; gain: (3,) float64; difference: HxW float32 after the gain
+    (``backdrop_difference``); changed: HxW bool, product / shadow / parallax, dilated.
+    """
+
+    warped: np.ndarray
+    valid: np.ndarray
+    gain: np.ndarray
+    difference: np.ndarray
+    changed: np.ndarray
+
+    @property
+    def backdrop(self) -> np.ndarray:
+        """HxW bool: pixels both images show as backdrop."""
+        return self.valid & ~self.changed
+
+
+def compare_backdrop(photo: np.ndarray, plate: np.ndarray, homography: np.ndarray, with_gain: bool) -> Comparison:
+    """Warp ``plate`` by ``homography`` (photo -> plate pixels of these images) and compare it with ``photo``."""
+    warped = cv2.warpPerspective(plate, homography, (photo.shape[1], photo.shape[0]),
+                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    valid = coverage_mask(homography, plate.shape, photo.shape, 1.0)
+    gain = fit_gain(photo, warped, valid) if with_gain else None
+    gain = np.ones(3) if gain is None else gain
+    difference = backdrop_difference(photo, warped, gain)
+    return Comparison(warped, valid, gain, difference, changed_region(difference, valid))
+
+
+def refit_gain(photo: np.ndarray, comparison: Comparison) -> Comparison:
+    """The comparison with the gain fitted on the backdrop alone, now that the changed region is known."""
+    gain = fit_gain(photo, comparison.warped, comparison.backdrop)
+    if gain is None:
+        return comparison
+    return replace(comparison, gain=gain, difference=backdrop_difference(photo, comparison.warped, gain))
+
+
+def reproduces_backdrop(comparison: Comparison) -> bool:
+    """Whether a plate used in place explains the photo: over much of the frame, and along its edges."""
+    agreement = backdrop_agreement(comparison.difference, comparison.valid)
+    border = backdrop_agreement(comparison.difference, comparison.valid, border_only=True)
+    return agreement >= IN_PLACE_MIN_AGREEMENT and border >= IN_PLACE_MIN_BORDER_AGREEMENT

@@ -1,7 +1,7 @@
-"""Geometry of plate alignment: feature matches, homography fit, ECC refinement, sanity.
+"""Geometry of plate alignment: feature matches, homography fit, sanity checks, coverage.
 
-Features, ECC and the residual work on downscaled ("work") images; the sanity
-check and the coverage mask work at any resolution. ``align_plate`` converts
+Features work on downscaled ("work") images; the sanity check and the coverage
+mask work at any resolution. ``align_plate`` converts
 homographies between resolutions with ``scale_matrix``. A homography here
 always maps photo pixel coordinates (x, y, 1) to plate pixel coordinates,
 with pixel centres at integer coordinates (OpenCV's convention).
@@ -17,8 +17,6 @@ import numpy as np
 RATIO_TEST = 0.8            # Lowe's ratio: best match must be clearly better than the second
 INLIER_PX = 2.5             # reprojection error (work pixels) that counts as an inlier
 FEATURE_GRID = (8, 6)     # keypoints are spread over this grid so the product cannot take them all
-ECC_MEGAPIXELS = 0.25       # finest ECC level; ECC costs ~8 warps per iteration, so keep it small
-ECC_MAX_DRIFT = 0.02        # ECC may move a corner by at most this fraction of the diagonal
 MAX_ZOOM = 1.5              # linear scale between plate and photo beyond the size ratio
 MAX_TILT = 1.3              # ratio of the perspective divisor across the frame
 MAX_ROTATION_DEGREES = 10.0
@@ -86,8 +84,18 @@ class Features:
         return len(self.points)
 
 
-def detect_features(grey: np.ndarray, count: int) -> Features:
-    """Up to ``count`` ORB features spread over the frame (the product cannot take them all)."""
+def detect_features(rgb: np.ndarray, count: int, megapixels: float = 0.5) -> Features:
+    """Up to ``count`` ORB features of an RGB image, spread over the frame (the product cannot take them all).
+
+    Detected on a copy of about ``megapixels`` (ORB's cost grows with the pixel count, and
+    the refinement that follows restores sub-pixel precision); points are returned in the
+    pixels of ``rgb``.
+    """
+    h, w = rgb.shape[:2]
+    s = min(1.0, float(np.sqrt(megapixels * 1e6 / (h * w))))
+    small = rgb if s >= 1.0 else cv2.resize(rgb, (max(32, round(w * s)), max(32, round(h * s))),
+                                            interpolation=cv2.INTER_AREA)
+    grey = to_feature_grey(small)
     # A low FAST threshold finds keypoints on faint texture; the grid keeps the strongest per cell.
     orb = cv2.ORB_create(nfeatures=2 * count, fastThreshold=7, edgeThreshold=19, patchSize=19)
     keypoints = _spread_keypoints(list(orb.detect(grey, None)), grey.shape, count)
@@ -95,7 +103,9 @@ def detect_features(grey: np.ndarray, count: int) -> Features:
         keypoints, descriptors = orb.compute(grey, keypoints)
     if not keypoints or descriptors is None:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
-    return Features(cv2.KeyPoint_convert(keypoints).reshape(-1, 2), descriptors)
+    to_image = np.linalg.inv(scale_matrix(grey.shape[1] / w, grey.shape[0] / h))
+    points = cv2.perspectiveTransform(cv2.KeyPoint_convert(keypoints).reshape(-1, 1, 2).astype(np.float64), to_image)
+    return Features(points.reshape(-1, 2).astype(np.float32), descriptors)
 
 
 def match_features(photo: Features, plate: Features, limit: int) -> Matches:
@@ -123,115 +133,18 @@ def reprojection_errors(homography: np.ndarray, matches: Matches) -> np.ndarray:
     return np.linalg.norm(mapped.reshape(-1, 2) - matches.plate_pts, axis=1)
 
 
-def fit_homography(matches: Matches) -> Optional[np.ndarray]:
-    """MAGSAC++ homography (3x3 float64, photo -> plate) or None when it cannot be fitted."""
+def fit_homography(matches: Matches, threshold: float = INLIER_PX) -> Optional[np.ndarray]:
+    """MAGSAC++ homography (3x3 float64, photo -> plate) or None when it cannot be fitted.
+
+    threshold: largest reprojection error (plate pixels) of an inlier.
+    """
     if len(matches) < 8:
         return None
     homography, _ = cv2.findHomography(matches.photo_pts, matches.plate_pts, cv2.USAC_MAGSAC,
-                                       INLIER_PX, maxIters=5000, confidence=0.999)
+                                       threshold, maxIters=5000, confidence=0.999)
     if homography is None or not np.all(np.isfinite(homography)):
         return None
     return homography / homography[2, 2]
-
-
-def _zncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
-    """Zero-mean normalised cross-correlation of two float32 images over a bool mask."""
-    if mask.sum() < 100:
-        return -1.0
-    x = a[mask] - a[mask].mean()
-    y = b[mask] - b[mask].mean()
-    denom = float(np.sqrt((x * x).sum() * (y * y).sum()))
-    return float((x * y).sum() / denom) if denom > 0 else -1.0
-
-
-def _warp_plate(plate: np.ndarray, homography: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    return cv2.warpPerspective(plate, homography, (shape[1], shape[0]),
-                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _corner_drift(a: np.ndarray, b: np.ndarray, shape: tuple[int, int]) -> float:
-    """Largest corner displacement between two homographies, as a fraction of the image diagonal."""
-    h, w = shape
-    corners = _corners(shape)
-    pa = cv2.perspectiveTransform(corners, a).reshape(-1, 2)
-    pb = cv2.perspectiveTransform(corners, b).reshape(-1, 2)
-    return float(np.linalg.norm(pa - pb, axis=1).max() / np.hypot(w, h))
-
-
-def refine_ecc(photo_grey: np.ndarray, plate_grey: np.ndarray, homography: np.ndarray,
-               mask: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Refine a work-resolution homography by ECC on a 2-level pyramid (coarse to fine).
-
-    photo_grey, plate_grey: float32 grey work images; mask: HxW bool in photo work
-    coordinates, True on backdrop pixels usable for the fit (valid, not product).
-    Returns (homography, improved): the input homography and False when ECC fails to
-    converge, drifts far, or does not raise the masked correlation of the two images.
-    """
-    h, w = photo_grey.shape
-    fine = min(1.0, float(np.sqrt(ECC_MEGAPIXELS * 1e6 / (h * w))))
-    levels = [fine / 2.0, fine]
-    warp = np.linalg.inv(homography)  # ECC warps the input (photo) onto the template (plate)
-    try:
-        for level, (iterations, eps) in zip(levels, [(40, 1e-4), (20, 1e-5)]):
-            ph, pw = max(8, round(h * level)), max(8, round(w * level))
-            qh, qw = max(8, round(plate_grey.shape[0] * level)), max(8, round(plate_grey.shape[1] * level))
-            s_photo = scale_matrix(pw / w, ph / h)
-            s_plate = scale_matrix(qw / plate_grey.shape[1], qh / plate_grey.shape[0])
-            template = cv2.resize(plate_grey, (qw, qh), interpolation=cv2.INTER_AREA)
-            image = cv2.resize(photo_grey, (pw, ph), interpolation=cv2.INTER_AREA)
-            level_mask = cv2.resize(mask.astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
-            level_warp = (s_photo @ warp @ np.linalg.inv(s_plate)).astype(np.float32)
-            level_warp /= level_warp[2, 2]
-            criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, iterations, eps)
-            _, level_warp = cv2.findTransformECC(template, image, level_warp, cv2.MOTION_HOMOGRAPHY,
-                                                 criteria, level_mask, 5)
-            warp = np.linalg.inv(s_photo) @ level_warp.astype(np.float64) @ s_plate
-    except cv2.error:
-        return homography, False
-    refined = np.linalg.inv(warp)
-    if not np.all(np.isfinite(refined)) or abs(refined[2, 2]) < 1e-12:
-        return homography, False
-    refined /= refined[2, 2]
-    if _corner_drift(refined, homography, (h, w)) > ECC_MAX_DRIFT:
-        return homography, False
-    blur = lambda im: cv2.GaussianBlur(im, (5, 5), 0)  # noqa: E731  (same smoothing ECC uses)
-    photo_b = blur(photo_grey)
-    before = _zncc(photo_b, blur(_warp_plate(plate_grey, homography, (h, w))), mask)
-    after = _zncc(photo_b, blur(_warp_plate(plate_grey, refined, (h, w))), mask)
-    if after <= before:
-        return homography, False
-    return refined, True
-
-
-def measure_residual(photo_grey: np.ndarray, warped_plate_grey: np.ndarray, mask: np.ndarray,
-                     tile: int = 64, max_tiles: int = 96) -> tuple[float, int]:
-    """Median local misalignment (work pixels) between photo and aligned plate, and the tile count.
-
-    Phase correlation on the most textured backdrop tiles (fully inside ``mask``)
-    measures the shift still left after alignment; NaN when fewer than 4 tiles
-    have texture (a plain backdrop has nothing to measure on).
-    """
-    h, w = photo_grey.shape
-    candidates = []
-    for y in range(0, h - tile + 1, tile):
-        for x in range(0, w - tile + 1, tile):
-            if mask[y:y + tile, x:x + tile].all():
-                a = photo_grey[y:y + tile, x:x + tile]
-                gy, gx = np.gradient(a)
-                energy = float(np.median(np.hypot(gx, gy)))
-                if energy > 0.004:
-                    candidates.append((energy, y, x))
-    candidates.sort(reverse=True)
-    window = cv2.createHanningWindow((tile, tile), cv2.CV_32F)
-    shifts = []
-    for _, y, x in candidates[:max_tiles]:
-        (dx, dy), response = cv2.phaseCorrelate(photo_grey[y:y + tile, x:x + tile],
-                                                warped_plate_grey[y:y + tile, x:x + tile], window)
-        if response > 0.2:
-            shifts.append(np.hypot(dx, dy))
-    if len(shifts) < 4:
-        return float("nan"), len(shifts)
-    return float(np.median(shifts)), len(shifts)
 
 
 def proportional_homography(photo_shape, plate_shape) -> np.ndarray:

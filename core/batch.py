@@ -123,8 +123,9 @@ def run_batch(jobs: Sequence[BatchJob], *, options: MatteOptions = MatteOptions(
     A job whose output exists is skipped unless ``force``. A failing photo (MattingError
     or any other exception) becomes a "failed" item and the batch goes on. ``cancel`` (or
     KeyboardInterrupt) stops the batch cleanly: the result has ``cancelled=True`` and the
-    items done so far. ``progress`` is called from this thread only. Raises ModelError
-    before any work when ``options.method`` asks for networks that are not installed.
+    items done so far. ``progress`` is called from this thread only (an exception it raises
+    stops the batch and propagates). Raises ModelError before any work when
+    ``options.method`` asks for networks that are not installed.
     """
     pipeline = pipeline if pipeline is not None else Pipeline()
     pipeline.candidate_methods(options.method)  # missing weights: one error, not one per photo
@@ -204,7 +205,10 @@ class _BatchRun:
     def run(self) -> BatchResult:
         work = []
         for index, job in enumerate(self.jobs):
-            if not self.force and job.output.exists():
+            if job.output.resolve() in (job.photo.resolve(), job.plate.resolve()):
+                error = f"{job.output}: would overwrite an input; choose another output folder or name"
+                self.finish(index, BatchItem(job, FAILED, 0.0, error=error), worked=False)
+            elif not self.force and job.output.exists():
                 self.finish(index, BatchItem(job, SKIPPED, 0.0, error="exists"), worked=False)
             else:
                 work.append((index, job))
@@ -239,8 +243,7 @@ class _BatchRun:
                 del photo, plate
                 if matte is None:
                     continue
-                previous, pending = pending, None
-                self._collect(previous)
+                self._collect(pending)
                 pending = (index, writer.submit(self._write, job, matte))
                 del matte
         except Cancelled:
@@ -250,15 +253,15 @@ class _BatchRun:
         finally:
             if next_load is not None:
                 next_load.cancel()
-            previous, pending = pending, None
             try:
-                self._collect(previous)  # a finished cut-out is worth its few seconds of writing
-            except KeyboardInterrupt:
+                self._collect(pending)  # a finished cut-out is worth its few seconds of writing
+            except KeyboardInterrupt:  # a second Ctrl+C: stop waiting here, the thread still finishes
                 cancelled = True
             finally:
                 loader.shutdown(wait=True, cancel_futures=True)
                 writer.shutdown(wait=True, cancel_futures=True)
                 self._plate = None
+                self._record_quietly(pending)
         items = tuple(self.items[i] for i in sorted(self.items))
         return BatchResult(items=items, cancelled=cancelled, seconds=time.perf_counter() - self.started,
                            total=len(self.jobs))
@@ -286,10 +289,18 @@ class _BatchRun:
                       seconds=load_seconds + time.perf_counter() - start)
 
     def _collect(self, pending: Optional[tuple]) -> None:
-        """Wait for the pending write and record its item."""
-        if pending is not None:
+        """Wait for the pending write and record its item (once)."""
+        if pending is not None and pending[0] not in self.items:
             index, future = pending
             self.finish(index, future.result())
+
+    def _record_quietly(self, pending: Optional[tuple]) -> None:
+        """Record a write that finished after the wait for it was interrupted, so the report lists its file."""
+        if pending is None or pending[0] in self.items:
+            return
+        index, future = pending
+        if future.done() and not future.cancelled() and future.exception() is None:
+            self.items[index] = future.result()
 
     # -- worker threads ------------------------------------------------------------------------
     def _load(self, job: BatchJob) -> tuple:

@@ -34,6 +34,21 @@ def textured_backdrop(seed: int, h: int = H + 2 * MARGIN, w: int = W + 2 * MARGI
     return np.clip(image + 0.45, 0.1, 0.8)
 
 
+def woven_backdrop(seed: int, h: int = H + 2 * MARGIN, w: int = W + 2 * MARGIN) -> np.ndarray:
+    """A green cloth: a fine plain weave (5.5 px threads), uneven threads and soft folds, std ~6/255.
+
+    The weave repeats every few pixels, so ORB finds no feature it can match unambiguously.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    k = np.float32(2 * np.pi / 5.5)
+    weave = np.sin(k * xx) * np.sin(k * yy)
+    threads = cv2.resize(rng.standard_normal((h, w // 12)).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    folds = np.sin((0.8 * xx + 0.6 * yy) * np.float32(2 * np.pi / 300))
+    tone = 1.0 + 0.08 * weave + 0.03 * threads + 0.03 * folds
+    return (tone[..., None] * np.float32([0.25, 0.55, 0.28])).astype(np.float32)
+
+
 def plain_backdrop(h: int = H + 2 * MARGIN, w: int = W + 2 * MARGIN) -> np.ndarray:
     """A paper sweep: warm colour with a smooth light fall-off and no texture."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -67,10 +82,10 @@ def add_product(photo: np.ndarray, seed: int, shadow: bool = True) -> np.ndarray
 
 
 def make_pair(seed: int = 0, homography: np.ndarray | None = None, gain=TRUE_GAIN, plain: bool = False,
-              noise: float = 0.01):
+              noise: float = 0.01, woven: bool = False):
     """(photo, plate, photo->plate homography): the plate is the backdrop seen through ``homography``."""
     rng = np.random.default_rng(seed + 7)
-    canvas = plain_backdrop() if plain else textured_backdrop(seed)
+    canvas = plain_backdrop() if plain else woven_backdrop(seed) if woven else textured_backdrop(seed)
     homography = true_homography() if homography is None else homography
     to_photo = np.array([[1, 0, -MARGIN], [0, 1, -MARGIN], [0, 0, 1]], np.float64)
     plate = cv2.warpPerspective(canvas, homography @ to_photo, (W, H), flags=cv2.INTER_CUBIC)
@@ -104,6 +119,21 @@ def test_recovers_known_homography_and_gain():
     # far from the product and its shadow, the aligned plate reproduces the photo
     corner = (slice(10, 90), slice(10, 120))
     assert np.abs(result.aligned_plate[corner] - photo[corner]).mean() < 0.02
+
+
+def test_fine_low_contrast_weave_is_aligned_by_its_texture():
+    """A woven cloth gives ORB nothing to match; the backdrop's texture still pins the plate down."""
+    truth = true_homography(dx=15.0, dy=-6.0, degrees=0.5, scale=1.0)
+    photo, plate, _ = make_pair(seed=12, homography=truth, woven=True)
+    assert cv2.cvtColor(plate, cv2.COLOR_RGB2GRAY).std() < 10 / 255  # low contrast indeed
+    result = align_plate(photo, plate)
+    report = result.report
+    assert report.method == "dense", report.message
+    assert grid_error(report.homography, truth) < 1.0
+    assert np.allclose(report.gain, TRUE_GAIN, rtol=0.03), report.gain
+    assert report.verdict == "ok", report.message
+    corner = (slice(10, 90), slice(10, 120))
+    assert np.abs(result.aligned_plate[corner] - photo[corner]).mean() < 0.015
 
 
 def test_plate_of_another_scene_is_rejected_with_a_readable_message():

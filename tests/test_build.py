@@ -42,7 +42,7 @@ def app(tmp_path_factory) -> Path:
     """The built executable: MATTING_STUDIO_DIST's, else a fresh build in a temporary folder."""
     given = os.environ.get("MATTING_STUDIO_DIST")
     if given:
-        exe = tool.executable_path(Path(given))
+        exe = tool.executable_path(Path(given).resolve())
         assert exe.is_file(), f"MATTING_STUDIO_DIST={given} holds no {exe.name} build"
         return exe
     root = tmp_path_factory.mktemp("bundle")

@@ -113,3 +113,27 @@ def test_resume_keeps_saved_options_unless_given():
     config = resolve_config(task, {"size": None, "steps": 12_000, "stem_stride": 2, "threads": 1}, saved)
     assert config["size"] == 256 and config["steps"] == 12_000 and config["stem_stride"] == 4
     assert resolve_config(task, {"size": None}, None)["size"] == task.default_size
+
+
+@pytest.mark.slow
+def test_resume_grows_new_input_channels_with_zero_weights():
+    from core.models.u2net import CoarseU2Net
+    from core.train.trainer import load_expanding_inputs
+
+    torch.manual_seed(0)
+    model = CoarseU2Net(mid=4, out=8, stem_stride=4)
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.rand(2, 6, 32, 32))[0].mean().backward()
+    optimizer.step()
+    state = {"model": {k: v.clone() for k, v in model.state_dict().items()}, "optimizer": optimizer.state_dict()}
+    state["model"]["stem.0.0.weight"] = state["model"]["stem.0.0.weight"][:, :9].clone()  # an older 9-channel stem
+    moments = state["optimizer"]["state"][0]
+    moments["exp_avg"], moments["exp_avg_sq"] = moments["exp_avg"][:, :9].clone(), moments["exp_avg_sq"][:, :9].clone()
+
+    fresh = CoarseU2Net(mid=4, out=8, stem_stride=4)
+    fresh_optimizer = torch.optim.AdamW(fresh.parameters())
+    assert load_expanding_inputs(fresh, fresh_optimizer, state) == ["stem.0.0.weight"]
+    weight = fresh.state_dict()["stem.0.0.weight"]
+    assert weight.shape[1] == 12 and float(weight[:, 9:].abs().sum()) == 0
+    fresh(torch.rand(2, 6, 32, 32))[0].mean().backward()
+    fresh_optimizer.step()  # the padded Adam moments fit the grown weight

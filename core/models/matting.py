@@ -1,7 +1,7 @@
 """Background-matting network with BackgroundMattingV2's coarse/refine split.
 
 ``MattingBase`` runs on the whole image at a reduced resolution (long side
-about 512 px at inference) and predicts alpha, a foreground residual, an error
+about 384 px at inference) and predicts alpha, a foreground residual, an error
 map and hidden features. ``MattingRefiner`` re-solves only selected patches at
 full resolution from crops of the full-resolution photo and plate plus the base
 outputs sampled at those pixels, so its cost grows with the number of patches
@@ -9,13 +9,16 @@ outputs sampled at those pixels, so its cost grows with the number of patches
 :mod:`core.models.patches`.
 
 All image inputs are RGB float32 in [0, 1]; the networks normalise internally
-and derive ``|photo - plate|`` themselves.
+and derive ``|photo - plate|`` (both nets) and the per-channel log ratio of photo
+to plate (base only) themselves.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from core.models.u2net import plate_features
 
 INPUT_MEAN = 0.5
 INPUT_STD = 0.25
@@ -44,7 +47,7 @@ def _normalised_inputs(photo: torch.Tensor, plate: torch.Tensor) -> list[torch.T
 
 
 class MattingBase(nn.Module):
-    """Small U-Net (about 0.8 M parameters) on photo, aligned plate and coarse mask.
+    """Small U-Net (0.61 M parameters) on photo, aligned plate and coarse mask.
 
     forward(photo, plate, coarse):
         photo, plate: (B, 3, h, w) float32 [0, 1]; coarse: (B, 1, h, w) [0, 1]. Any h, w.
@@ -57,7 +60,7 @@ class MattingBase(nn.Module):
         super().__init__()
         w1, w2, w3, w4 = widths
         self.hidden = hidden
-        cin = 10
+        cin = 13  # photo, plate, |photo - plate|, coarse mask, log ratios (appended last: see u2net.plate_features)
         self.enc1 = nn.Sequential(_conv(cin, w1, 2), _conv(w1, w1))
         self.enc2 = nn.Sequential(_conv(w1, w2, 2), _conv(w2, w2))
         self.enc3 = nn.Sequential(_conv(w2, w3, 2), _conv(w3, w3))
@@ -70,7 +73,8 @@ class MattingBase(nn.Module):
         self.head = nn.Conv2d(16, 5 + hidden, 3, padding=1)
 
     def forward(self, photo: torch.Tensor, plate: torch.Tensor, coarse: torch.Tensor):
-        x0 = torch.cat([*_normalised_inputs(photo, plate), coarse * 2 - 1], 1)
+        ratio = plate_features(photo, plate)[:, 3:]
+        x0 = torch.cat([*_normalised_inputs(photo, plate), coarse * 2 - 1, ratio], 1)
         e1 = self.enc1(x0)
         e2 = self.enc2(e1)
         e3 = self.enc3(e2)

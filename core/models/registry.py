@@ -64,7 +64,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="20295ce3870b2319a38163cd2e43cf20f63bec92882debce4a655d8bd064914d",
+        sha256="47145378336d1034350cacd0ae831126f76b480d8cb29074a3b6d8ebe6362315",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
@@ -73,9 +73,9 @@ REGISTRY: dict[str, ModelSpec] = {
     "matting": ModelSpec(
         name="matting",
         filename="matting_bgm.pt",
-        sha256="52d08b0becbb58e2ba237f4b5f5ca29afe824dd644a39bc506e17e3b7b674b1b",
+        sha256="dc474e18c6ebbfd873d6de7d76ec403aed419168314b155d5b8143fc31f8a803",
         architecture="bgm-small-h8-p16",
-        input_size=512,
+        input_size=384,
         normalisation="photo, aligned plate RGB and coarse mask in [0, 1]; normalised inside the network",
         description="matting",
     ),

@@ -5,9 +5,11 @@ has a side output and a 1x1 conv fuses all side outputs; every output is
 supervised (deep supervision) with :func:`coarse_loss`.
 
 Input is the photo and the aligned plate, 6 channels RGB in [0, 1]. The network
-normalises them itself and also feeds ``|photo - plate|`` (3 channels) to the
-first block, so callers never need to know the normalisation: 9 channels enter
-the first layer.
+normalises them itself and derives two plate-comparison features, so callers
+never need to know the normalisation: ``|photo - plate|`` (3 channels) and
+``log((photo + 0.02) / (plate + 0.02))`` per channel (3 channels, clipped to
+[-3, 3]); a cast shadow scales the backdrop, which makes the three log ratios
+equal, while a product changes them unequally. 12 channels enter the first layer.
 """
 from __future__ import annotations
 
@@ -18,6 +20,14 @@ import torch.nn.functional as F
 #: Constant normalisation applied inside :meth:`CoarseU2Net.forward`.
 INPUT_MEAN = 0.5
 INPUT_STD = 0.25
+RATIO_EPS = 0.02
+
+
+def plate_features(photo: torch.Tensor, plate: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) photo and plate in [0, 1] -> (B, 6, H, W): |photo - plate| / 0.25 and the clipped log ratios."""
+    diff = (photo - plate).abs() / INPUT_STD
+    ratio = torch.log((photo + RATIO_EPS) / (plate + RATIO_EPS)).clamp(-3, 3)
+    return torch.cat([diff, ratio], 1)
 
 
 class ConvBNReLU(nn.Sequential):
@@ -111,7 +121,7 @@ class CoarseU2Net(nn.Module):
     def __init__(self, mid: int = 16, out: int = 64, stem_stride: int = 1):
         super().__init__()
         self.stem_stride = stem_stride
-        cin = 9
+        cin = 12
         if stem_stride not in (1, 2, 4):
             raise ValueError(f"stem_stride must be 1, 2 or 4, got {stem_stride}.")
         if stem_stride == 1:
@@ -138,11 +148,10 @@ class CoarseU2Net(nn.Module):
 
     @staticmethod
     def prepare(x: torch.Tensor) -> torch.Tensor:
-        """(B, 6, H, W) [0, 1] -> (B, 9, H, W): normalised photo, plate, and |photo - plate| scaled to ~unit range."""
+        """(B, 6, H, W) [0, 1] -> (B, 12, H, W): normalised photo and plate, then :func:`plate_features`."""
         if x.dim() != 4 or x.shape[1] != 6:
             raise ValueError(f"CoarseU2Net expects a (B, 6, H, W) tensor of photo and plate, got {tuple(x.shape)}.")
-        diff = (x[:, :3] - x[:, 3:]).abs() / INPUT_STD
-        return torch.cat([(x - INPUT_MEAN) / INPUT_STD, diff], 1)
+        return torch.cat([(x - INPUT_MEAN) / INPUT_STD, plate_features(x[:, :3], x[:, 3:])], 1)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         size = x.shape[-2:]

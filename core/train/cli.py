@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes rendering pairs")
     parser.add_argument("--checkpoint-every-min", type=float, default=5.0)
     parser.add_argument("--swa", action="store_true", help="average weights over the last quarter of the steps")
+    parser.add_argument("--bf16", action="store_true", help="coarse: bfloat16 autocast on CPU (AMX/AVX512-BF16 machines)")
+    parser.add_argument("--no-channels-last", action="store_true", help="keep NCHW tensors (channels-last is faster here)")
     parser.add_argument("--no-hybrid", action="store_true", help="coarse: BCE only, without BASNet's SSIM + IoU")
     parser.add_argument("--adversarial", action="store_true", help="matting: LSGAN stage on real pairs (not implemented)")
     parser.add_argument("--models-dir", default=None, help="export: destination folder (default resources/models)")
@@ -60,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         "checkpoint_every_min": args.checkpoint_every_min,
         "swa": args.swa or None,
         "hybrid": False if args.no_hybrid else None,
+        "bf16": args.bf16 or None,
+        "channels_last": False if args.no_channels_last else None,
         "data": args.data,
     }
     train(task, config, Path(args.out), args.data, args.resume)

@@ -1,8 +1,9 @@
 """Training step of the matting network: base at a random reduced scale, refiner on chosen full-resolution patches.
 
 Each batch is rendered at ``size`` (the "full" resolution). The base sees it
-downsampled by a random factor in ``BASE_SCALES`` (at inference a 24 MP photo is
-downsampled about 12x; training at 1.5-4x is what two CPU cores afford), and the
+downsampled by a random factor in ``BASE_SCALES``, so the base trains at
+128-384 px, the size it runs at in inference (long side 384; a 24 MP photo is
+downsampled about 16x, more than the refiner sees in training), and the
 refiner re-solves, per image, the ``TOP_TILES`` highest-scoring tiles (as at
 inference) plus ``RANDOM_TILES`` random ones. The coarse mask input is a degraded
 true alpha, so this does not depend on the coarse network.
@@ -20,7 +21,7 @@ from core.train.data import PairDataset
 from core.train.losses import matting_loss
 from core.train.tasks import Task
 
-BASE_SCALES = (1.5, 2.0, 3.0, 4.0)
+BASE_SCALES = (1.0, 1.5, 2.0, 3.0)
 TOP_TILES = 24
 RANDOM_TILES = 8
 

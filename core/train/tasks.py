@@ -33,7 +33,12 @@ def _build_coarse(config: dict) -> nn.Module:
 
 def _coarse_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torch.Tensor, dict]:
     x = torch.cat([batch["photo"], batch["plate"]], 1)
-    return coarse_loss(model(x), batch["alpha"], hybrid=config.get("hybrid", True))
+    if config.get("channels_last"):
+        x = x.contiguous(memory_format=torch.channels_last)
+    # bfloat16 autocast: about 1.2x on this CPU (AMX), 1.45x with channels-last; the loss stays float32
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(config.get("bf16"))):
+        logits = model(x)
+    return coarse_loss([t.float() for t in logits], batch["alpha"], hybrid=config.get("hybrid", True))
 
 
 COARSE = Task(

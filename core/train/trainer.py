@@ -65,13 +65,45 @@ def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
     Architecture keys (mid, width, stem_stride, hidden) always come from the checkpoint.
     """
     defaults = {"size": task.default_size, "batch": task.default_batch, "lr": task.default_lr,
-                "steps": DEFAULT_STEPS, "swa": False, "hybrid": True}
+                "steps": DEFAULT_STEPS, "swa": False, "hybrid": True, "bf16": False, "channels_last": True}
     config = {**defaults, **(saved or {})}
     config.update({k: v for k, v in given.items() if v is not None})
     for key in ("mid", "width", "stem_stride", "hidden"):
         if saved and key in saved:
             config[key] = saved[key]
     return config
+
+
+def load_expanding_inputs(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> list[str]:
+    """Load a checkpoint whose convolutions may have fewer INPUT channels than ``model``'s.
+
+    New input channels are appended last, so the old weights go to ``[:, :old]``
+    and the new columns start at zero: the network computes exactly what it did,
+    and training learns to use the new inputs. Adam's moments are padded the same
+    way. Returns the names of the expanded parameters.
+    """
+    saved, expanded = state["model"], []
+    current = model.state_dict()
+    for name, tensor in list(saved.items()):
+        target = current.get(name)
+        if target is not None and tensor.dim() == 4 and target.shape[1] > tensor.shape[1] and target.shape[0] == tensor.shape[0]:
+            grown = torch.zeros_like(target)
+            grown[:, : tensor.shape[1]] = tensor
+            saved[name] = grown
+            expanded.append(name)
+    model.load_state_dict(saved)
+    optim_state = state["optimizer"]
+    if expanded:
+        index = {name: i for i, (name, _) in enumerate(model.named_parameters())}
+        for name in expanded:
+            moments = optim_state["state"].get(index[name], {})
+            for key in ("exp_avg", "exp_avg_sq"):
+                if key in moments:
+                    grown = torch.zeros_like(current[name])
+                    grown[:, : moments[key].shape[1]] = moments[key]
+                    moments[key] = grown
+    optimizer.load_state_dict(optim_state)
+    return expanded
 
 
 def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: bool, log_every: int = 10) -> int:
@@ -85,12 +117,15 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
     torch.set_num_threads(config["threads"])
     print("config " + " ".join(f"{k}={v}" for k, v in sorted(config.items())), flush=True)
     model = task.build_model(config)
+    if config.get("channels_last"):
+        model = model.to(memory_format=torch.channels_last)  # about 1.2x faster convolutions on this CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
     swa_model = None
     step, next_index = 0, 0
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        expanded = load_expanding_inputs(model, optimizer, state)
+        if expanded:
+            print(f"grew the input channels of {', '.join(expanded)} (new inputs start at zero weight)", flush=True)
         step, next_index = state["step"], state["next_index"]
         torch.set_rng_state(state["rng"])
         if state.get("swa_model") is not None:

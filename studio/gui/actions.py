@@ -37,6 +37,10 @@ def build_actions(window: QMainWindow) -> SimpleNamespace:
                   "Open a photo (and its plate: select both, or it is found beside the photo)")
     a.open_plate = make("Open &Plate\u2026", "mdi6.image-outline", "Ctrl+Shift+O", "Choose the plate for this photo")
     a.export = make("&Export\u2026", "fa5s.file-export", "Ctrl+E", "Export the cut-out")
+    a.batch = make("&Batch\u2026", "mdi6.folder-multiple-image", "Ctrl+B",
+                   "Cut a folder of photos against their plates, then review the results")
+    a.review = make("Batch &Review", "mdi6.format-list-checks", None, "Show the review list of the last batch",
+                    checkable=True)
     a.quit = make("&Quit", None, QKeySequence.StandardKey.Quit)
     a.undo = make("Undo", "fa5s.undo", QKeySequence.StandardKey.Undo, "Undo the last stroke or touch-up")
     a.redo = make("Redo", "fa5s.redo", ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
@@ -79,7 +83,8 @@ def build_actions(window: QMainWindow) -> SimpleNamespace:
 
     a.methods = QActionGroup(window)
     a.method = {}
-    for method, title in (("auto", "Automatic"), ("network", "Networks"), ("classical", "Classical (no networks)")):
+    for method, title in (("auto", "Automatic"), ("network", "Networks"), ("classical", "Classical (no networks)"),
+                          ("hybrid", "Hybrid (network seeds GrabCut)"), ("best", "Best of All (slowest)")):
         action = make(title, None, None, checkable=True)
         action.setData(method)
         a.methods.addAction(action)
@@ -96,7 +101,7 @@ def build_menus(window: QMainWindow, a: SimpleNamespace) -> QMenu:
     file_menu.addActions([a.open, a.open_plate])
     recent = file_menu.addMenu("Open &Recent")
     file_menu.addSeparator()
-    file_menu.addAction(a.export)
+    file_menu.addActions([a.export, a.batch])
     file_menu.addSeparator()
     file_menu.addAction(a.quit)
     edit = bar.addMenu("&Edit")
@@ -108,6 +113,8 @@ def build_menus(window: QMainWindow, a: SimpleNamespace) -> QMenu:
     view.addActions(list(a.page.values()))
     view.addSeparator()
     view.addActions([a.fit, a.actual, a.zoom_in, a.zoom_out])
+    view.addSeparator()
+    view.addAction(a.review)
     matte = bar.addMenu("&Matte")
     matte.addActions([a.rerun, a.cancel])
     matte.addSeparator()
@@ -125,7 +132,7 @@ def build_toolbar(window: QMainWindow, a: SimpleNamespace) -> QToolBar:
     bar.setMovable(False)
     bar.setIconSize(QSize(18, 18))
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-    bar.addActions([a.open, a.export])
+    bar.addActions([a.open, a.export, a.batch])
     bar.addSeparator()
     bar.addActions(list(a.page.values()))
     bar.addSeparator()

@@ -19,6 +19,7 @@ from core.pipeline import MatteOptions
 
 from . import actions as actions_module
 from .alignment_panel import AlignmentPanel
+from .batch_review import BatchReview
 from .editor import MatteEditor
 from .export_dialog import ask_export
 from .files import find_plate_candidate, is_image_path, order_pair
@@ -71,11 +72,13 @@ class MainWindow(QMainWindow):
         self.recent_menu = actions_module.build_menus(self, self.actions_)
         self.toolbar = actions_module.build_toolbar(self, self.actions_)
         self.touchup_panel.bind_history(self.actions_.undo, self.actions_.redo)
+        self.batch = BatchReview(self, self.actions_.review)  # the Batch dialog and the review dock
         self._build_status_bar()
         self._nudge_timer = QTimer(self, singleShot=True, interval=NUDGE_DEBOUNCE_MS)
         self._nudge_timer.timeout.connect(self.rerun)
         self._connect()
         self._restore_settings()
+        self.batch.hide_until_run()
         self._refresh_state()
 
     # ----- construction
@@ -118,6 +121,7 @@ class MainWindow(QMainWindow):
         a.open.triggered.connect(self.choose_files)
         a.open_plate.triggered.connect(self.choose_plate)
         a.export.triggered.connect(self.export)
+        a.batch.triggered.connect(self.batch.show_dialog)
         a.quit.triggered.connect(self.close)
         a.undo.triggered.connect(self.editor.undo)
         a.redo.triggered.connect(self.editor.redo)
@@ -316,6 +320,8 @@ class MainWindow(QMainWindow):
         self.exportFinished.emit(path)
 
     def _on_failed(self, job: int, message: str) -> None:
+        if self.batch.owns(job):
+            return  # the Batch dialog shows it
         if job == self.run_job:
             self._restore_shown_pair()
         title = "Could not cut the photo" if job == self.run_job else "Could not finish"

@@ -2,10 +2,12 @@
 
 ``PipelineWorker`` (a QObject moved to a QThread) runs requests one at a time:
 loading and matting a pair (a quick preview first, then full resolution), a
-touch-up re-solve, an export. Requests and results are plain frozen dataclasses
-(numpy arrays, core dataclasses, QImages, which are safe to build off the GUI
-thread); the worker never touches a widget. ``Engine`` lives in the GUI thread,
-numbers the jobs and hands them over through queued signals.
+touch-up re-solve, an export, a whole batch and a re-export into a batch's
+output (the batch work itself is in ``batch_jobs``). Requests and results are
+plain frozen dataclasses (numpy arrays, core dataclasses, QImages, which are
+safe to build off the GUI thread); the worker never touches a widget.
+``Engine`` lives in the GUI thread, numbers the jobs and hands them over
+through queued signals.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from core.jobs import CancelToken, Cancelled
 from core.pipeline import MatteOptions, MatteResult
 from core.touchup import TouchUpSession
 
+from .batch_jobs import BatchRequest, ReexportRequest, reexport_matte, run_batch_request
 from .qimage import qimage_from_array
 
 log = logging.getLogger(__name__)
@@ -135,6 +138,9 @@ class PipelineWorker(QObject):
     failed = Signal(int, str)            # job, message for the user
     cancelled = Signal(int)
     jobFinished = Signal(int)
+    batchProgress = Signal(int, object)  # job, core.batch.BatchProgress
+    batchFinished = Signal(object)       # batch_jobs.BatchOutput (also when cancelled)
+    reexported = Signal(object)          # batch_jobs.ReexportOutput
 
     def __init__(self, pipeline_factory: Callable = _default_pipeline, loader: Callable = _default_loader):
         super().__init__()
@@ -142,6 +148,11 @@ class PipelineWorker(QObject):
         self._loader = loader
         self._pipeline = None
         self._images: dict[tuple, Any] = {}
+
+    def _ensure_pipeline(self):
+        if self._pipeline is None:
+            self._pipeline = self._pipeline_factory()
+        return self._pipeline
 
     def _load(self, path: str):
         try:
@@ -181,8 +192,7 @@ class PipelineWorker(QObject):
         photo_image = self._load(req.photo_path)
         req.token.raise_if_cancelled()
         plate_image = self._load(req.plate_path)
-        if self._pipeline is None:
-            self._pipeline = self._pipeline_factory()
+        self._ensure_pipeline()
         photo, plate = photo_image.pixels, plate_image.pixels
         height, width = photo.shape[:2]
         megapixels = height * width / 1e6
@@ -225,6 +235,22 @@ class PipelineWorker(QObject):
             self.exported.emit(request.job, str(path))
         self._guard(request.job, work)
 
+    @Slot(object)
+    def batch(self, request: BatchRequest) -> None:
+        def send(update) -> None:
+            self.batchProgress.emit(request.job, update)
+
+        def work() -> None:
+            self.batchFinished.emit(run_batch_request(request, self._ensure_pipeline(), send))
+        self._guard(request.job, work)
+
+    @Slot(object)
+    def reexport(self, request: ReexportRequest) -> None:
+        def work() -> None:
+            self.progress.emit(request.job, "export", 0.1)
+            self.reexported.emit(reexport_matte(request))
+        self._guard(request.job, work)
+
 
 class Engine(QObject):
     """The GUI-thread side: starts the worker thread, numbers jobs, cancels them."""
@@ -232,6 +258,8 @@ class Engine(QObject):
     _runRequested = Signal(object)
     _touchUpRequested = Signal(object)
     _exportRequested = Signal(object)
+    _batchRequested = Signal(object)
+    _reexportRequested = Signal(object)
 
     def __init__(self, parent: Optional[QObject] = None, pipeline_factory: Callable = _default_pipeline,
                  loader: Callable = _default_loader):
@@ -243,6 +271,8 @@ class Engine(QObject):
         self._runRequested.connect(self.worker.run)
         self._touchUpRequested.connect(self.worker.touch_up)
         self._exportRequested.connect(self.worker.export)
+        self._batchRequested.connect(self.worker.batch)
+        self._reexportRequested.connect(self.worker.reexport)
         self._next_job = 0
         self.tokens: dict[int, CancelToken] = {}
         self.worker.jobFinished.connect(self._forget)
@@ -277,6 +307,20 @@ class Engine(QObject):
     def export(self, path: str, photo_image, alpha, foreground, options, force: bool = False) -> int:
         job, _ = self._job()
         self._exportRequested.emit(ExportRequest(job, str(path), photo_image, alpha, foreground, options, force))
+        return job
+
+    def batch(self, jobs, options: MatteOptions, export, force: bool, report_dir: str) -> int:
+        """Cut ``jobs`` (``core.batch_plan.BatchJob``s) with the worker's Pipeline; the report goes to ``report_dir``."""
+        job, token = self._job()
+        self._batchRequested.emit(BatchRequest(job, tuple(jobs), options, export, bool(force), str(report_dir),
+                                               token))
+        return job
+
+    def reexport(self, path: str, photo_image, session: TouchUpSession, alignment_verdict: str, export) -> int:
+        """Write ``session``'s matte over the batch output ``path`` (the user asked to replace it) and judge it."""
+        job, _ = self._job()
+        self._reexportRequested.emit(ReexportRequest(job, str(path), photo_image, session, alignment_verdict,
+                                                     export))
         return job
 
     def cancel(self, job: Optional[int] = None) -> None:

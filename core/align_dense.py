@@ -1,0 +1,380 @@
+"""Dense plate alignment: the backdrop's texture itself, where feature points fail.
+
+ORB finds few repeatable corners on woven fabric (a periodic weave gives every
+corner a twin), foam, paper or a table top, yet their texture still correlates
+between photo and plate. Everything here works on grey copies of the work images
+reduced by 2 and 4 (``Pyramid``); a homography maps photo to plate pixel
+coordinates of the level it is given for, like everywhere in alignment.
+
+- ``estimate_dense``: a global shift from the whole backdrop at the coarse level
+  (the weave is averaged away there, so the peak cannot be off by a thread
+  period), then overlapping tiles matched by correlation, fitted by MAGSAC++.
+- ``refine_dense``: inverse-compositional Lucas-Kanade on band-passed images over
+  the backdrop (Levenberg-Marquardt damping, Huber weights): sub-pixel, and it
+  copes with one-directional texture (wood grain) that a tile cannot pin down.
+- ``measure_residual``: the misalignment left, from tile correlation.
+
+Correlation uses the cross-power spectrum whitened by its square root: full
+whitening (phase correlation) gives the noise-only frequencies of a faint texture
+as much weight as the signal, plain correlation gives a broad peak on smooth light.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from .align_geometry import Matches, fit_homography, reprojection_errors, scale_matrix
+
+LEVELS = (2, 4)              # pyramid factors below the work resolution
+TILE = 32                    # tile side (level pixels)
+TILE_STEP = {2: 32, 4: 16}   # tile spacing per level: overlapping at the coarse level, where tiles are few
+CLEAR_PEAK = 1.3             # a tile's correlation peak must beat its second peak by this ratio
+DENSE_INLIER_PX = 1.0        # work pixels: a tile agrees with the homography within this distance
+MIN_TILES = 12               # fewer agreeing tiles than this: the texture says nothing
+MIN_TILE_FRACTION = 0.2      # and at least this share of the tiles with a clear peak must agree
+DENSE_PASSES = (4, 2)        # levels of the coarse and the fine tile pass
+GLOBAL_CANDIDATES = 3        # global shifts tried as starts when the plate in place is not close enough
+CONFIDENT_FRACTION = 0.8     # share of agreeing tiles that makes the plate in place a close enough start
+LOW_BAND_TOLERANCE = 0.05    # how much worse than in place the coarse structure may agree after alignment
+LK_ITERATIONS = 25
+LK_MAX_POINTS = 30_000
+LK_DRIFT = 0.01              # LK may move a corner by at most this fraction of the diagonal
+
+
+@dataclass(frozen=True)
+class Pyramid:
+    """Grey float32 copies of one work image: ``images[f]`` is reduced by ``f`` (1 = work),
+    ``to_level[f]`` the 3x3 matrix mapping work pixel centres to its pixel centres."""
+
+    images: dict
+    to_level: dict
+
+
+def build_pyramid(grey: np.ndarray) -> Pyramid:
+    images, to_level = {1: grey}, {1: np.eye(3)}
+    for f in LEVELS:
+        h, w = images[1].shape
+        size = (max(8, w // f), max(8, h // f))
+        images[f] = cv2.resize(images[f // 2], size, interpolation=cv2.INTER_AREA)
+        to_level[f] = scale_matrix(size[0] / w, size[1] / h)
+    return Pyramid(images, to_level)
+
+
+def _at_level(h: np.ndarray, photo: Pyramid, plate: Pyramid, f: int) -> np.ndarray:
+    return plate.to_level[f] @ h @ np.linalg.inv(photo.to_level[f])
+
+
+def _to_work(h: np.ndarray, photo: Pyramid, plate: Pyramid, f: int) -> np.ndarray:
+    out = np.linalg.inv(plate.to_level[f]) @ h @ photo.to_level[f]
+    return out / out[2, 2]
+
+
+def _fit_mask(mask: np.ndarray, shape) -> np.ndarray:
+    if mask.shape == tuple(shape):
+        return mask
+    return cv2.resize(mask.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST).view(bool)
+
+
+def _band(grey: np.ndarray, fine: float, coarse: float) -> np.ndarray:
+    return cv2.GaussianBlur(grey, (0, 0), fine) - cv2.GaussianBlur(grey, (0, 0), coarse)
+
+
+def _warp(image: np.ndarray, homography: np.ndarray, shape) -> np.ndarray:
+    return cv2.warpPerspective(image, homography, (shape[1], shape[0]),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _peak(surface: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N,2) sub-pixel (dx, dy) of each (N,h,w) circular correlation surface's peak, its height
+    and the height of the best peak outside its 5x5 neighbourhood."""
+    n, h, w = surface.shape
+    flat = surface.reshape(n, -1)
+    iy, ix = np.divmod(flat.argmax(1), w)
+    rows = np.arange(n)
+
+    def at(dy: int, dx: int) -> np.ndarray:
+        return surface[rows, (iy + dy) % h, (ix + dx) % w]
+
+    centre = at(0, 0)
+    offsets = []
+    for lo, hi in ((at(0, -1), at(0, 1)), (at(-1, 0), at(1, 0))):
+        curve = lo - 2 * centre + hi
+        offsets.append(np.clip(0.5 * (lo - hi) / np.where(curve < -1e-12, curve, -1e-12), -0.5, 0.5))
+    dx = (ix + w // 2) % w - w // 2 + offsets[0]
+    dy = (iy + h // 2) % h - h // 2 + offsets[1]
+    masked = surface.copy()
+    for oy in range(-2, 3):
+        for ox in range(-2, 3):
+            masked[rows, (iy + oy) % h, (ix + ox) % w] = -np.inf
+    return np.stack([dx, dy], 1), centre, masked.reshape(n, -1).max(1)
+
+
+def _spectra_surface(photo: np.ndarray, plate: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(N,h,w) circular correlation surfaces of (N,h,w) stacks windowed by ``weight`` (h x w)."""
+    spectra = []
+    for stack in (photo, plate):
+        mean = (stack * weight).sum(axis=(1, 2), keepdims=True) / max(float(weight.sum()), 1e-6)
+        spectra.append(np.fft.rfft2((stack - mean) * weight))
+    cross = spectra[1] * np.conj(spectra[0])
+    magnitude = np.abs(cross)
+    floor = 1e-3 * magnitude.mean(axis=(1, 2), keepdims=True) + 1e-20
+    return np.fft.irfft2(cross / np.sqrt(magnitude + floor), s=photo.shape[1:])
+
+
+def correlate(photo: np.ndarray, plate: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shifts d (N,2) with plate(x) ~ photo(x - d), and peak clarity (peak / second peak), for
+    (N,h,w) float32 stacks windowed by ``weight`` (h x w)."""
+    shifts, peak, second = _peak(_spectra_surface(photo, plate, weight))
+    return shifts, peak / np.maximum(second, 1e-12)
+
+
+def _window(h: int, w: int) -> np.ndarray:
+    return np.outer(np.hanning(h), np.hanning(w)).astype(np.float32)
+
+
+def _translate(homography: np.ndarray, shift) -> np.ndarray:
+    """``homography`` (photo -> plate) composed with a shift d of the photo: c -> H(c + d)."""
+    return homography @ np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]], [0.0, 0.0, 1.0]])
+
+
+def global_shifts(photo: Pyramid, plate: Pyramid, homography: np.ndarray, changed: np.ndarray,
+                  count: int = GLOBAL_CANDIDATES) -> list[np.ndarray]:
+    """``homography`` (work) moved by the ``count`` best global shifts of the backdrop, best first.
+
+    changed: HxW bool at the coarsest level, True where photo and plate obviously
+    differ (product, shadow): left out of the correlation. Several candidates, because
+    a large product, a glass showing the backdrop displaced or a repeating pattern can
+    outvote the true shift; the tiles decide between them.
+    """
+    f = LEVELS[-1]
+    a = photo.images[f]
+    level_h = _at_level(homography, photo, plate, f)
+    b = _warp(plate.images[f], level_h, a.shape)
+    keep = cv2.GaussianBlur((~changed).astype(np.float32), (0, 0), 2.0)
+    surface = _spectra_surface(_band(a, 1.0, 8.0)[None], _band(b, 1.0, 8.0)[None], _window(*a.shape) * keep)[0]
+    h, w = surface.shape
+    out = []
+    for _ in range(count):
+        iy, ix = np.unravel_index(int(surface.argmax()), surface.shape)
+        shift = ((ix + w // 2) % w - w // 2, (iy + h // 2) % h - h // 2)
+        out.append(_to_work(_translate(level_h, shift), photo, plate, f))
+        ys = np.arange(iy - 3, iy + 4) % h
+        xs = np.arange(ix - 3, ix + 4) % w
+        surface[np.ix_(ys, xs)] = -np.inf
+    return out
+
+
+def match_tiles(photo: Pyramid, plate: Pyramid, homography: np.ndarray, f: int, step: int = TILE,
+                backdrop: Optional[np.ndarray] = None) -> Matches:
+    """Work-resolution correspondences from ``TILE``-sized squares of level ``f``, ``step`` apart,
+    that have a clear correlation peak.
+
+    backdrop: HxW bool at level ``f``; tiles not mostly on it are skipped.
+    """
+    tile = TILE
+    a = photo.images[f]
+    level_h = _at_level(homography, photo, plate, f)
+    b = _warp(plate.images[f], level_h, a.shape)
+    h, w = a.shape
+    ys, xs = np.meshgrid(np.arange(0, h - tile + 1, step), np.arange(0, w - tile + 1, step), indexing="ij")
+    ys, xs = ys.ravel(), xs.ravel()
+    if backdrop is not None and len(ys):
+        share = cv2.integral(backdrop.astype(np.uint8))
+        inside = share[ys + tile, xs + tile] - share[ys, xs + tile] - share[ys + tile, xs] + share[ys, xs]
+        keep = inside >= 0.9 * tile * tile
+        ys, xs = ys[keep], xs[keep]
+    if len(ys) < 4:
+        return Matches(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32))
+    view = np.lib.stride_tricks.sliding_window_view
+    tiles_a = view(a, (tile, tile))[ys, xs]
+    tiles_b = view(b, (tile, tile))[ys, xs]
+    shifts, clarity = correlate(tiles_a, tiles_b, _window(tile, tile))
+    clear = clarity >= CLEAR_PEAK
+    if not clear.any():
+        return Matches(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32))
+    centres = np.stack([xs, ys], 1)[clear] + (tile - 1) / 2.0
+    # b(x) = plate(H x) ~ photo(x - d): the plate point of photo point c is H(c + d)
+    targets = cv2.perspectiveTransform((centres + shifts[clear]).reshape(-1, 1, 2), level_h).reshape(-1, 2)
+    photo_pts = cv2.perspectiveTransform(centres.reshape(-1, 1, 2), np.linalg.inv(photo.to_level[f]))
+    plate_pts = cv2.perspectiveTransform(targets.reshape(-1, 1, 2), np.linalg.inv(plate.to_level[f]))
+    return Matches(photo_pts.reshape(-1, 2).astype(np.float32), plate_pts.reshape(-1, 2).astype(np.float32))
+
+
+@dataclass(frozen=True)
+class DenseFit:
+    """A homography (work pixels) from tile correspondences; matches: the tiles with a clear peak."""
+
+    homography: np.ndarray
+    matches: Matches
+    inliers: int
+
+
+def _fit_tiles(photo: Pyramid, plate: Pyramid, homography: np.ndarray, f: int) -> Optional[DenseFit]:
+    """A homography fitted to the tiles of level ``f`` matched from ``homography``; None if they disagree."""
+    matches = match_tiles(photo, plate, homography, f, TILE_STEP[f])
+    threshold = DENSE_INLIER_PX * f / 2
+    candidate = fit_homography(matches, threshold)
+    if candidate is None:
+        return None
+    inliers = int((reprojection_errors(candidate, matches) < threshold).sum())
+    if inliers < MIN_TILES or inliers < MIN_TILE_FRACTION * len(matches):
+        return None
+    return DenseFit(candidate, matches, inliers)
+
+
+def _low_band_agreement(photo: Pyramid, plate: Pyramid, homography: np.ndarray, keep: np.ndarray) -> float:
+    """Weighted correlation of the coarse structure (folds, light fall-off, mottling) of photo and plate
+    aligned by ``homography`` (work), at the coarsest level: blind to a weave, so it tells the right
+    shift from one that is off by a whole number of thread periods. keep: HxW float32 weights."""
+    f = LEVELS[-1]
+    a = photo.images[f]
+    b = _warp(plate.images[f], _at_level(homography, photo, plate, f), a.shape)
+    x, y = _band(a, 2.0, 16.0), _band(b, 2.0, 16.0)
+    total = float(keep.sum())
+    if total <= 0:
+        return -1.0
+    x = x - float((x * keep).sum()) / total
+    y = y - float((y * keep).sum()) / total
+    denominator = float(np.sqrt((keep * x * x).sum() * (keep * y * y).sum()))
+    return float((keep * x * y).sum()) / denominator if denominator > 0 else -1.0
+
+
+def estimate_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray,
+                   changed: np.ndarray) -> Optional[DenseFit]:
+    """Align on texture alone, from ``homography`` (work pixels; the plate in place).
+
+    Each start (the plate in place, then the best global shifts) is refined by the
+    coarse tiles and fitted by the fine ones; the fit most fine tiles agree with wins,
+    unless its coarse structure agrees clearly worse with the photo than the plate in
+    place does (a shift onto a repeat of the pattern, or onto sensor noise shared by
+    the two frames). changed: HxW bool at the coarsest level (see ``global_shifts``).
+    Returns None when no start leads to tiles agreeing on one homography (a plain
+    backdrop, another scene).
+    """
+    coarse, fine = DENSE_PASSES
+    keep = (~changed).astype(np.float32)
+    keep[:4], keep[-4:], keep[:, :4], keep[:, -4:] = 0, 0, 0, 0  # the border replicates, not the scene
+    floor = _low_band_agreement(photo, plate, homography, keep) - LOW_BAND_TOLERANCE
+    best = None
+    starts = [homography]
+    while starts:
+        start = starts.pop(0)
+        rough = _fit_tiles(photo, plate, start, coarse)
+        fit = _fit_tiles(photo, plate, start if rough is None else rough.homography, fine)
+        if (fit is not None and (best is None or fit.inliers > best.inliers)
+                and _low_band_agreement(photo, plate, fit.homography, keep) >= floor):
+            best = fit
+        if start is homography and (best is None or best.inliers < CONFIDENT_FRACTION * len(best.matches)):
+            starts = global_shifts(photo, plate, homography, changed)  # in place was not close enough
+    return best
+
+
+def refine_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray, backdrop: np.ndarray,
+                 f: int = LEVELS[0]) -> tuple[np.ndarray, bool]:
+    """Sub-pixel refinement of a work homography by Lucas-Kanade at level ``f``.
+
+    backdrop: HxW bool at level ``f``, True on pixels both images show as backdrop.
+    Returns (homography, improved): the input and False when there is too little
+    backdrop, the fit does not lower the error, or it drifts more than ``LK_DRIFT``.
+    """
+    a, b = photo.images[f], plate.images[f]
+    level_h = _at_level(homography, photo, plate, f)
+    refined = _lucas_kanade(_band(a, 0.7, 8.0), _band(b, 0.7, 8.0), level_h, _fit_mask(backdrop, a.shape))
+    if refined is None:
+        return homography, False
+    h, w = a.shape
+    corners = np.array([[[0, 0]], [[w - 1, 0]], [[w - 1, h - 1]], [[0, h - 1]]], np.float64)
+    drift = np.linalg.norm(cv2.perspectiveTransform(corners, refined) - cv2.perspectiveTransform(corners, level_h),
+                           axis=2).max()
+    if drift > LK_DRIFT * np.hypot(w, h):
+        return homography, False
+    return _to_work(refined, photo, plate, f), True
+
+
+def _lucas_kanade(template: np.ndarray, image: np.ndarray, homography: np.ndarray,
+                  mask: np.ndarray) -> Optional[np.ndarray]:
+    """Inverse-compositional LK: the homography (photo -> plate) minimising the Huber-weighted
+    difference of ``template`` (photo band image) and ``image`` (plate band image) warped onto it,
+    up to a gain; None when there is nothing to fit or no step lowers the error."""
+    h, w = template.shape
+    inner = np.zeros_like(mask)
+    inner[2:-2, 2:-2] = mask[2:-2, 2:-2]
+    ys, xs = np.nonzero(inner)
+    if len(xs) < 500:
+        return None
+    step = max(1, len(xs) // LK_MAX_POINTS)
+    ys, xs = ys[::step], xs[::step]
+    cx, cy, s = (w - 1) / 2.0, (h - 1) / 2.0, max(w, h) / 2.0
+    norm = np.array([[1 / s, 0, -cx / s], [0, 1 / s, -cy / s], [0, 0, 1.0]])  # conditions the Jacobian
+    gx = cv2.Sobel(template, cv2.CV_32F, 1, 0, ksize=3, scale=s / 8)[ys, xs]
+    gy = cv2.Sobel(template, cv2.CV_32F, 0, 1, ksize=3, scale=s / 8)[ys, xs]
+    u, v = ((xs - cx) / s).astype(np.float32), ((ys - cy) / s).astype(np.float32)
+    radial = gx * u + gy * v
+    jacobian = np.stack([gx * u, gx * v, gx, gy * u, gy * v, gy, -radial * u, -radial * v], 1)
+    target = template[ys, xs]
+    points = np.stack([xs, ys], 1).astype(np.float64).reshape(-1, 1, 2)
+
+    count = len(xs)
+    rows = -(-count // 1024)  # remap takes maps shorter than 32767 a side: fold the points into rows
+
+    def residual(hom: np.ndarray) -> np.ndarray:
+        mapped = np.zeros((rows * 1024, 2), np.float32)
+        mapped[:count] = cv2.perspectiveTransform(points, hom).reshape(-1, 2)
+        maps = mapped.reshape(rows, 1024, 2)
+        sampled = cv2.remap(image, maps, None, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE).ravel()[:count]
+        gain = float(sampled @ target) / max(float(sampled @ sampled), 1e-12)
+        return np.float32(gain) * sampled - target
+
+    error = residual(homography)
+    scale = 2.0 * 1.4826 * float(np.median(np.abs(error))) + 1e-12
+
+    def huber(e: np.ndarray) -> np.ndarray:
+        return (1.0 / np.maximum(np.abs(e) / scale, 1.0)).astype(np.float32)
+
+    weights = huber(error)
+    cost = float(weights @ (error * error))
+    start_cost, damping, current = cost, 1e-3, homography
+    for _ in range(LK_ITERATIONS):
+        weighted = jacobian * weights[:, None]
+        normal = weighted.T @ jacobian
+        gradient = weighted.T @ error
+        try:
+            step_p = np.linalg.solve(normal + damping * np.diag(np.diag(normal)), gradient)
+        except np.linalg.LinAlgError:
+            return None
+        update = np.eye(3) + np.append(step_p, 0.0).reshape(3, 3)
+        candidate = current @ np.linalg.inv(norm) @ np.linalg.inv(update) @ norm
+        candidate /= candidate[2, 2]
+        new_error = residual(candidate)
+        new_cost = float(weights @ (new_error * new_error))
+        if new_cost < cost:
+            current, error = candidate, new_error
+            weights = huber(error)
+            cost = float(weights @ (error * error))
+            damping = max(damping / 10, 1e-6)
+            if np.abs(step_p).max() * s < 1e-3:
+                break
+        else:
+            damping *= 10
+            if damping > 1e3:
+                break
+    return current if cost < start_cost else None
+
+
+def measure_residual(photo: Pyramid, plate: Pyramid, homography: np.ndarray, backdrop: np.ndarray,
+                     f: int = LEVELS[0]) -> tuple[float, int]:
+    """Median misalignment (work pixels) left on backdrop tiles with a clear correlation peak,
+    and the tile count; NaN when fewer than 4 tiles have one (nothing to measure on).
+
+    backdrop: HxW bool at level ``f``, True on pixels both images show as backdrop.
+    """
+    matches = match_tiles(photo, plate, homography, f, TILE, _fit_mask(backdrop, photo.images[f].shape))
+    if len(matches) < 4:
+        return float("nan"), len(matches)
+    # in photo pixels, whatever the plate's resolution
+    back = cv2.perspectiveTransform(matches.plate_pts.reshape(-1, 1, 2).astype(np.float64), np.linalg.inv(homography))
+    return float(np.median(np.linalg.norm(back.reshape(-1, 2) - matches.photo_pts, axis=1))), len(matches)

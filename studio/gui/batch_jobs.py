@@ -1,0 +1,139 @@
+"""Batch work the worker thread does: a whole batch (``core.batch.run_batch`` + report) and a re-export.
+
+Requests and outputs are frozen dataclasses of plain data (core dataclasses, numpy arrays, QImages,
+which are safe to build off the GUI thread); nothing here touches a widget. ``PipelineWorker`` calls
+these functions with its one Pipeline, so a batch loads the models once, like a single photo.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from core.errors import MattingError
+from core.jobs import CancelToken
+
+from .qimage import qimage_from_array
+
+#: The least time between two progress signals without a finished photo (the pipeline reports often).
+PROGRESS_INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """Run ``jobs`` (``core.batch_plan.BatchJob``s) and write report.csv / report.html into ``report_dir``."""
+
+    job: int
+    jobs: tuple
+    options: Any   # core.pipeline.MatteOptions
+    export: Any    # core.export.ExportOptions
+    force: bool
+    report_dir: str
+    token: CancelToken
+
+
+@dataclass(frozen=True)
+class BatchOutput:
+    """A finished or cancelled batch.
+
+    result: ``core.batch.BatchResult`` (items in job order). options / export: what it ran with
+    (a re-export of one of its photos uses the same export). report_dir: the folder of the report.
+    report_html / report_csv: the report files, None when they could not be written (report_error
+    says why). thumbnails: one QImage per result item (the cut-out over a checkerboard, else the
+    photo), None without any.
+    """
+
+    job: int
+    result: Any
+    options: Any
+    export: Any
+    report_dir: str
+    report_html: Optional[str]
+    report_csv: Optional[str]
+    report_error: Optional[str]
+    thumbnails: tuple
+
+
+@dataclass(frozen=True)
+class ReexportRequest:
+    """Write the touch-up session's matte to a batch output ``path`` (replacing it) and judge it again.
+
+    session: a ``core.touchup.TouchUpSession`` only read here (the editor is locked meanwhile).
+    """
+
+    job: int
+    path: str
+    photo_image: Any   # core.imageio.LoadedImage
+    session: Any
+    alignment_verdict: str
+    export: Any
+
+
+@dataclass(frozen=True)
+class ReexportOutput:
+    """path: the file written; quality: ``core.quality.QualityScore`` of the touched-up matte."""
+
+    job: int
+    path: str
+    quality: Any
+    thumbnail: Optional[Any] = None  # QImage
+
+
+def thumbnail_image(thumbnails) -> Optional[Any]:
+    """A QImage of a ``core.batch.Thumbnails`` (the cut-out, else the photo), or None."""
+    if thumbnails is None:
+        return None
+    picture = thumbnails.cutout if thumbnails.cutout is not None else thumbnails.photo
+    return qimage_from_array(picture) if picture is not None else None
+
+
+def throttled(send: Callable[[Any], None], interval: float = PROGRESS_INTERVAL_S) -> Callable[[Any], None]:
+    """A ``run_batch`` progress callback passing on every finished photo and every photo started, and
+    other updates (pipeline stages) at most once per ``interval`` seconds."""
+    last = {"time": float("-inf"), "current": None}
+
+    def progress(update) -> None:
+        now = time.monotonic()
+        started = update.current is not None and update.current != last["current"]
+        if update.last is not None or started or now - last["time"] >= interval:
+            last["time"] = now
+            last["current"] = update.current or last["current"]
+            send(update)
+    return progress
+
+
+def run_batch_request(request: BatchRequest, pipeline, send_progress: Callable[[Any], None]) -> BatchOutput:
+    """Run the batch with ``pipeline``, write its report (also when cancelled: it lists what was done)."""
+    from core.batch import run_batch
+    from core.report import write_report
+
+    result = run_batch(request.jobs, options=request.options, export=request.export, force=request.force,
+                       pipeline=pipeline, progress=throttled(send_progress), cancel=request.token)
+    html = csv = error = None
+    try:
+        csv_path, html_path = write_report(result, request.report_dir)
+        html, csv = str(html_path), str(csv_path)
+    except MattingError as err:  # the cut-outs are written; say why the report is not
+        error = str(err)
+    thumbnails = tuple(thumbnail_image(item.thumbnails) for item in result.items)
+    return BatchOutput(request.job, result, request.options, request.export, request.report_dir, html, csv, error,
+                       thumbnails)
+
+
+def reexport_matte(request: ReexportRequest) -> ReexportOutput:
+    """Export the session's alpha and foreground over the batch output (atomically) and score them."""
+    from core.batch import make_thumbnails
+    from core.export import export_matte
+    from core.quality import score_matte
+
+    session = request.session
+    path = export_matte(Path(request.path), request.photo_image, session.alpha, session.foreground,
+                        request.export, force=True)
+    valid = session.valid if session.valid is not None else np.ones(session.alpha.shape, bool)
+    quality = score_matte(session.photo, session.aligned_plate, valid, session.alpha, session.foreground,
+                          request.alignment_verdict)
+    thumbnails = make_thumbnails(session.photo, session.alpha, session.foreground)
+    return ReexportOutput(request.job, str(path), quality, thumbnail_image(thumbnails))
