@@ -25,7 +25,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .align_dense import (DENSE_INLIER_PX, LEVELS, Pyramid, build_pyramid, estimate_dense, measure_residual,
+from .align_dense import (DENSE_INLIER_PX, Pyramid, build_pyramid, estimate_dense, fine_factor, measure_residual,
                           refine_dense)
 from .align_gain import (Comparison, backdrop_agreement, border_colour, check_image_content, compare_backdrop,
                          refit_gain, reproduces_backdrop)
@@ -43,7 +43,6 @@ STRONG_TILES = 40           # this many agreeing tiles make a dense homography t
 FIRST_PASS_FEATURES = 1500  # matching cost grows with the square of the feature count
 OK_AGREEMENT = 0.5
 CHECK_RESIDUAL_WORK_PX = 0.6
-COMPARE_LEVEL = LEVELS[0]   # photo and aligned plate are compared at 1/2 of the work resolution
 VALID_MARGIN_PX = 1.5       # plate pixels at the border excluded from ``valid`` (interpolation)
 
 
@@ -214,9 +213,9 @@ def _match_and_fit(photo: Features, plate: Features, max_features: int):
 class _Frames:
     """Photo and plate at the resolutions alignment works on, all derived from the work images.
 
-    work_photo, work_plate: HxWx3 float32 RGB (features, final gain); photo, plate: grey
-    pyramids (dense alignment); small_photo, small_plate: RGB at ``COMPARE_LEVEL``
-    (product and shadow detection, agreement, gain).
+    work_photo, work_plate: HxWx3 float32 RGB (features); photo, plate: grey pyramids
+    (dense alignment); small_photo, small_plate: RGB at the pyramids' fine level (product
+    and shadow detection, agreement, gain: the full work resolution adds only cost there).
     """
 
     work_photo: np.ndarray
@@ -226,8 +225,9 @@ class _Frames:
     small_photo: np.ndarray
     small_plate: np.ndarray
 
-    def at_level(self, homography: np.ndarray, f: int = COMPARE_LEVEL) -> np.ndarray:
-        """A work homography in pixels of pyramid level ``f``."""
+    def at_level(self, homography: np.ndarray, f: Optional[int] = None) -> np.ndarray:
+        """A work homography in pixels of pyramid level ``f`` (default: the fine level)."""
+        f = self.photo.fine if f is None else f
         return self.plate.to_level[f] @ homography @ np.linalg.inv(self.photo.to_level[f])
 
     def compare(self, homography: np.ndarray, with_gain: bool) -> Comparison:
@@ -235,18 +235,21 @@ class _Frames:
 
 
 def _frames(work_photo: np.ndarray, work_plate: np.ndarray) -> _Frames:
-    photo = build_pyramid(cv2.cvtColor(work_photo, cv2.COLOR_RGB2GRAY))
-    plate = build_pyramid(cv2.cvtColor(work_plate, cv2.COLOR_RGB2GRAY))
+    fine = fine_factor(work_photo.shape)  # one factor for both, so that a level keeps the plate's scale
+    photo = build_pyramid(cv2.cvtColor(work_photo, cv2.COLOR_RGB2GRAY), fine)
+    plate = build_pyramid(cv2.cvtColor(work_plate, cv2.COLOR_RGB2GRAY), fine)
 
     def shrink(image: np.ndarray, pyramid: Pyramid) -> np.ndarray:
-        return cv2.resize(image, pyramid.images[COMPARE_LEVEL].shape[::-1], interpolation=cv2.INTER_AREA)
+        if fine == 1:
+            return image
+        return cv2.resize(image, pyramid.images[fine].shape[::-1], interpolation=cv2.INTER_AREA)
 
     return _Frames(work_photo, work_plate, photo, plate, shrink(work_photo, photo), shrink(work_plate, plate))
 
 
 def _align_on_texture(frames: _Frames, in_place: np.ndarray, with_gain: bool):
     """``estimate_dense`` from the plate in place, the product and shadow found at the coarsest level."""
-    f = LEVELS[-1]
+    f = frames.photo.coarse
     photo = cv2.resize(frames.small_photo, frames.photo.images[f].shape[::-1], interpolation=cv2.INTER_AREA)
     plate = cv2.resize(frames.small_plate, frames.plate.images[f].shape[::-1], interpolation=cv2.INTER_AREA)
     changed = compare_backdrop(photo, plate, frames.at_level(in_place, f), with_gain).changed
@@ -258,7 +261,7 @@ def _exclude_changed(frames: _Frames, homography: np.ndarray, matches: Matches, 
     changed = frames.compare(homography, with_gain).changed
     h, w = changed.shape
     pts = cv2.perspectiveTransform(matches.photo_pts.reshape(-1, 1, 2).astype(np.float64),
-                                   frames.photo.to_level[COMPARE_LEVEL]).reshape(-1, 2)
+                                   frames.photo.to_level[frames.photo.fine]).reshape(-1, 2)
     pts = np.clip(np.round(pts).astype(int), 0, [w - 1, h - 1])
     return matches.subset(~changed[pts[:, 1], pts[:, 0]])
 
@@ -313,6 +316,7 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
         use_features = False
     frames = _frames(work_photo, work_plate)
     method = "features" if use_features else "in-place"
+    ambiguous = False
     if use_features:
         refit = fit_homography(_exclude_changed(frames, homography, matches, options.fit_gain))
         if refit is not None and _count_inliers(refit, matches) >= MIN_INLIERS and problem(refit) is None:
@@ -322,6 +326,7 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
         dense = _align_on_texture(frames, homography, options.fit_gain) if options.dense else None
         if dense is not None and problem(dense.homography) is None:
             method, homography, matches, inliers = "dense", dense.homography, dense.matches, dense.inliers
+            ambiguous = dense.ambiguous
     comparison = frames.compare(homography, options.fit_gain)
     if method == "in-place" and not reproduces_backdrop(comparison):
         raise _same_backdrop_error(inliers)  # fail fast: refining cannot turn another scene into this one
@@ -364,7 +369,8 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
         residual = _inlier_median(homography, matches)
     coverage = float(coverage_mask(homography, work_plate.shape, work_photo.shape, 1.0).mean())
     gain = comparison.gain
-    verdict, message = _verdict(method, len(matches), inliers, residual, per_px, gain, agreement, coverage)
+    verdict, message = _verdict(method, len(matches), inliers, residual, per_px, gain, agreement, coverage,
+                                ambiguous)
     check(cancel)
     report(progress, STAGE, 0.75)
 
@@ -380,7 +386,7 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
 
 
 def _verdict(method: str, matches: int, inliers: int, residual_work: float, per_px: float,
-             gain: np.ndarray, agreement: float, coverage: float) -> tuple[str, str]:
+             gain: np.ndarray, agreement: float, coverage: float, ambiguous: bool = False) -> tuple[str, str]:
     """("ok" | "check", one-line message) from the alignment figures."""
     gain_text = f"gain R {gain[0]:.2f} G {gain[1]:.2f} B {gain[2]:.2f}"
     residual_text = "residual n/a" if np.isnan(residual_work) else f"residual {residual_work * per_px:.2f} px"
@@ -397,6 +403,8 @@ def _verdict(method: str, matches: int, inliers: int, residual_work: float, per_
         reasons.append("few matching features")
     if method == "dense" and inliers < STRONG_TILES:
         reasons.append("little backdrop texture to align on")
+    if ambiguous:
+        reasons.append("the backdrop's pattern repeats, so the plate may sit one repeat off")
     if not np.isnan(residual_work) and residual_work > CHECK_RESIDUAL_WORK_PX:
         reasons.append("the plate does not line up everywhere (camera moved or the scene is not flat)")
     if agreement < OK_AGREEMENT:

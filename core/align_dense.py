@@ -20,25 +20,25 @@ as much weight as the signal, plain correlation gives a broad peak on smooth lig
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import cv2
 import numpy as np
 
-from .align_geometry import Matches, fit_homography, reprojection_errors, scale_matrix
+from .align_geometry import Matches, coverage_mask, fit_homography, reprojection_errors, scale_matrix
 
-LEVELS = (2, 4)              # pyramid factors below the work resolution
+FINE_MEGAPIXELS = 0.2        # the fine level is the smallest power-of-two reduction keeping this many pixels
 TILE = 32                    # tile side (level pixels)
-TILE_STEP = {2: 32, 4: 16}   # tile spacing per level: overlapping at the coarse level, where tiles are few
 CLEAR_PEAK = 1.3             # a tile's correlation peak must beat its second peak by this ratio
 DENSE_INLIER_PX = 1.0        # work pixels: a tile agrees with the homography within this distance
 MIN_TILES = 12               # fewer agreeing tiles than this: the texture says nothing
 MIN_TILE_FRACTION = 0.2      # and at least this share of the tiles with a clear peak must agree
-DENSE_PASSES = (4, 2)        # levels of the coarse and the fine tile pass
 GLOBAL_CANDIDATES = 3        # global shifts tried as starts when the plate in place is not close enough
 CONFIDENT_FRACTION = 0.8     # share of agreeing tiles that makes the plate in place a close enough start
 LOW_BAND_TOLERANCE = 0.05    # how much worse than in place the coarse structure may agree after alignment
+REPEAT_PEAK = 0.6            # correlation peaks this high relative to the fit's are candidate pattern repeats
+REPEAT_MARGIN = 0.01         # a repeat correlating within this of the best leaves the shift ambiguous
 LK_ITERATIONS = 25
 LK_MAX_POINTS = 30_000
 LK_DRIFT = 0.01              # LK may move a corner by at most this fraction of the diagonal
@@ -47,20 +47,37 @@ LK_DRIFT = 0.01              # LK may move a corner by at most this fraction of 
 @dataclass(frozen=True)
 class Pyramid:
     """Grey float32 copies of one work image: ``images[f]`` is reduced by ``f`` (1 = work),
-    ``to_level[f]`` the 3x3 matrix mapping work pixel centres to its pixel centres."""
+    ``to_level[f]`` the 3x3 matrix mapping work pixel centres to its pixel centres.
+
+    fine: the level tiles and refinement work on (about ``FINE_MEGAPIXELS``, where a
+    weave still resolves); coarse: twice as small, for the first, wider search.
+    """
 
     images: dict
     to_level: dict
+    fine: int
+    coarse: int
 
 
-def build_pyramid(grey: np.ndarray) -> Pyramid:
+def fine_factor(shape) -> int:
+    """The reduction of the fine level for a work image of ``shape``: 2 at 1 MP, 1 below 0.8 MP."""
+    f = 1
+    while shape[0] * shape[1] / (2 * f) ** 2 >= FINE_MEGAPIXELS * 1e6:
+        f *= 2
+    return f
+
+
+def build_pyramid(grey: np.ndarray, fine: int) -> Pyramid:
+    """Levels 1, ``fine`` and ``2 * fine`` of a grey work image (float32)."""
     images, to_level = {1: grey}, {1: np.eye(3)}
-    for f in LEVELS:
-        h, w = images[1].shape
+    h, w = grey.shape
+    f = 1
+    while f < 2 * fine:
+        f *= 2
         size = (max(8, w // f), max(8, h // f))
         images[f] = cv2.resize(images[f // 2], size, interpolation=cv2.INTER_AREA)
         to_level[f] = scale_matrix(size[0] / w, size[1] / h)
-    return Pyramid(images, to_level)
+    return Pyramid(images, to_level, fine, 2 * fine)
 
 
 def _at_level(h: np.ndarray, photo: Pyramid, plate: Pyramid, f: int) -> np.ndarray:
@@ -85,6 +102,16 @@ def _band(grey: np.ndarray, fine: float, coarse: float) -> np.ndarray:
 def _warp(image: np.ndarray, homography: np.ndarray, shape) -> np.ndarray:
     return cv2.warpPerspective(image, homography, (shape[1], shape[0]),
                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _warped_plate(photo: Pyramid, plate: Pyramid, homography: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray]:
+    """The plate of level ``f`` warped onto the photo's by a work ``homography``, and where it covers
+    the photo (HxW float32 0/1): outside, the warp only replicates the plate's border, which must
+    not count for or against any alignment."""
+    level_h = _at_level(homography, photo, plate, f)
+    shape = photo.images[f].shape
+    covered = coverage_mask(level_h, plate.images[f].shape, shape, 1.0).astype(np.float32)
+    return _warp(plate.images[f], level_h, shape), covered
 
 
 def _peak(surface: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,11 +176,11 @@ def global_shifts(photo: Pyramid, plate: Pyramid, homography: np.ndarray, change
     a large product, a glass showing the backdrop displaced or a repeating pattern can
     outvote the true shift; the tiles decide between them.
     """
-    f = LEVELS[-1]
+    f = photo.coarse
     a = photo.images[f]
     level_h = _at_level(homography, photo, plate, f)
-    b = _warp(plate.images[f], level_h, a.shape)
-    keep = cv2.GaussianBlur((~changed).astype(np.float32), (0, 0), 2.0)
+    b, covered = _warped_plate(photo, plate, homography, f)
+    keep = cv2.GaussianBlur((~changed).astype(np.float32) * covered, (0, 0), 2.0)
     surface = _spectra_surface(_band(a, 1.0, 8.0)[None], _band(b, 1.0, 8.0)[None], _window(*a.shape) * keep)[0]
     h, w = surface.shape
     out = []
@@ -177,12 +204,13 @@ def match_tiles(photo: Pyramid, plate: Pyramid, homography: np.ndarray, f: int, 
     tile = TILE
     a = photo.images[f]
     level_h = _at_level(homography, photo, plate, f)
-    b = _warp(plate.images[f], level_h, a.shape)
+    b, covered = _warped_plate(photo, plate, homography, f)
+    usable = covered > 0 if backdrop is None else backdrop & (covered > 0)
     h, w = a.shape
     ys, xs = np.meshgrid(np.arange(0, h - tile + 1, step), np.arange(0, w - tile + 1, step), indexing="ij")
     ys, xs = ys.ravel(), xs.ravel()
-    if backdrop is not None and len(ys):
-        share = cv2.integral(backdrop.astype(np.uint8))
+    if len(ys):
+        share = cv2.integral(usable.astype(np.uint8))
         inside = share[ys + tile, xs + tile] - share[ys, xs + tile] - share[ys + tile, xs] + share[ys, xs]
         keep = inside >= 0.9 * tile * tile
         ys, xs = ys[keep], xs[keep]
@@ -205,41 +233,43 @@ def match_tiles(photo: Pyramid, plate: Pyramid, homography: np.ndarray, f: int, 
 
 @dataclass(frozen=True)
 class DenseFit:
-    """A homography (work pixels) from tile correspondences; matches: the tiles with a clear peak."""
+    """A homography (work pixels) from tile correspondences; matches: the tiles with a clear peak.
+
+    ambiguous: the backdrop's pattern repeats and a shift by a repeat fits almost as well.
+    """
 
     homography: np.ndarray
     matches: Matches
     inliers: int
+    ambiguous: bool = False
 
 
-def _fit_tiles(photo: Pyramid, plate: Pyramid, homography: np.ndarray, f: int) -> Optional[DenseFit]:
-    """A homography fitted to the tiles of level ``f`` matched from ``homography``; None if they disagree."""
-    matches = match_tiles(photo, plate, homography, f, TILE_STEP[f])
+def _fit_tiles(photo: Pyramid, plate: Pyramid, homography: np.ndarray, f: int,
+               passes: int = 1) -> Optional[DenseFit]:
+    """A homography fitted to the tiles of level ``f`` matched from ``homography``, ``passes`` times
+    (a tile's window pulls its peak towards the start: a second pass from the first fit removes
+    most of that pull); None if the tiles disagree."""
+    fit = None
     threshold = DENSE_INLIER_PX * f / 2
-    candidate = fit_homography(matches, threshold)
-    if candidate is None:
-        return None
-    inliers = int((reprojection_errors(candidate, matches) < threshold).sum())
-    if inliers < MIN_TILES or inliers < MIN_TILE_FRACTION * len(matches):
-        return None
-    return DenseFit(candidate, matches, inliers)
+    for _ in range(passes):
+        # overlapping tiles at the coarse level, where they are few
+        matches = match_tiles(photo, plate, homography, f, TILE if f == photo.fine else TILE // 2)
+        candidate = fit_homography(matches, threshold)
+        if candidate is None:
+            break
+        inliers = int((reprojection_errors(candidate, matches) < threshold).sum())
+        if inliers < MIN_TILES or inliers < MIN_TILE_FRACTION * len(matches):
+            break
+        homography, fit = candidate, DenseFit(candidate, matches, inliers)
+    return fit
 
 
 def _low_band_agreement(photo: Pyramid, plate: Pyramid, homography: np.ndarray, keep: np.ndarray) -> float:
     """Weighted correlation of the coarse structure (folds, light fall-off, mottling) of photo and plate
-    aligned by ``homography`` (work), at the coarsest level: blind to a weave, so it tells the right
-    shift from one that is off by a whole number of thread periods. keep: HxW float32 weights."""
-    f = LEVELS[-1]
-    a = photo.images[f]
-    b = _warp(plate.images[f], _at_level(homography, photo, plate, f), a.shape)
-    x, y = _band(a, 2.0, 16.0), _band(b, 2.0, 16.0)
-    total = float(keep.sum())
-    if total <= 0:
-        return -1.0
-    x = x - float((x * keep).sum()) / total
-    y = y - float((y * keep).sum()) / total
-    denominator = float(np.sqrt((keep * x * x).sum() * (keep * y * y).sum()))
-    return float((keep * x * y).sum()) / denominator if denominator > 0 else -1.0
+    aligned by ``homography`` (work), at the coarse level. keep: HxW float32 weights."""
+    f = photo.coarse
+    b, covered = _warped_plate(photo, plate, homography, f)
+    return _zncc(_band(photo.images[f], 2.0, 16.0), _band(b, 2.0, 16.0), keep * covered)
 
 
 def estimate_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray,
@@ -254,7 +284,7 @@ def estimate_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray,
     Returns None when no start leads to tiles agreeing on one homography (a plain
     backdrop, another scene).
     """
-    coarse, fine = DENSE_PASSES
+    coarse, fine = photo.coarse, photo.fine
     keep = (~changed).astype(np.float32)
     keep[:4], keep[-4:], keep[:, :4], keep[:, -4:] = 0, 0, 0, 0  # the border replicates, not the scene
     floor = _low_band_agreement(photo, plate, homography, keep) - LOW_BAND_TOLERANCE
@@ -263,33 +293,97 @@ def estimate_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray,
     while starts:
         start = starts.pop(0)
         rough = _fit_tiles(photo, plate, start, coarse)
-        fit = _fit_tiles(photo, plate, start if rough is None else rough.homography, fine)
+        fit = _fit_tiles(photo, plate, start if rough is None else rough.homography, fine, passes=2)
         if (fit is not None and (best is None or fit.inliers > best.inliers)
                 and _low_band_agreement(photo, plate, fit.homography, keep) >= floor):
             best = fit
         if start is homography and (best is None or best.inliers < CONFIDENT_FRACTION * len(best.matches)):
             starts = global_shifts(photo, plate, homography, changed)  # in place was not close enough
-    return best
+    return None if best is None else _resolve_repeat(photo, plate, best, changed)
 
 
-def refine_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray, backdrop: np.ndarray,
-                 f: int = LEVELS[0]) -> tuple[np.ndarray, bool]:
-    """Sub-pixel refinement of a work homography by Lucas-Kanade at level ``f``.
+def _zncc(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> float:
+    """Weighted zero-mean normalised cross-correlation of two images."""
+    total = float(weight.sum())
+    if total <= 0:
+        return -1.0
+    a = a - float((a * weight).sum()) / total
+    b = b - float((b * weight).sum()) / total
+    denominator = float(np.sqrt((weight * a * a).sum() * (weight * b * b).sum()))
+    return float((weight * a * b).sum()) / denominator if denominator > 0 else -1.0
 
-    backdrop: HxW bool at level ``f``, True on pixels both images show as backdrop.
+
+def _resolve_repeat(photo: Pyramid, plate: Pyramid, fit: DenseFit, changed: np.ndarray) -> DenseFit:
+    """``fit``, or a fit one pattern repeat away if the fine texture correlates better there.
+
+    Each tile's window favours the peak nearest its start, so on a weave whose irregular
+    threads are faint all tiles can agree on a shift off by whole thread periods. The
+    other peaks of the whole-frame correlation near the fit are the candidate repeats;
+    each is fitted by the tiles in turn and the fit whose fine texture correlates best
+    with the photo's over the whole backdrop wins. Only shifts within half a tile are
+    looked at: further away a peak is not a repeat of the weave but something else,
+    e.g. sensor noise shared by the two frames.
+    """
+    f = photo.fine
+    a = photo.images[f]
+    keep = cv2.resize((~changed).astype(np.float32), (a.shape[1], a.shape[0]), interpolation=cv2.INTER_LINEAR)
+    keep = cv2.GaussianBlur(keep, (0, 0), 4.0)
+    keep[:4], keep[-4:], keep[:, :4], keep[:, -4:] = 0, 0, 0, 0
+    photo_band = _band(a, 1.0, 16.0)
+
+    def score(candidate: DenseFit) -> float:
+        # a little blur: the fits are not yet refined, and a fraction of a pixel must not decide
+        warped, covered = _warped_plate(photo, plate, candidate.homography, f)
+        return _zncc(photo_band, _band(warped, 1.0, 16.0), keep * covered)
+
+    level_h = _at_level(fit.homography, photo, plate, f)
+    b, covered = _warped_plate(photo, plate, fit.homography, f)
+    surface = _spectra_surface(_band(a, 0.7, 8.0)[None], _band(b, 0.7, 8.0)[None],
+                               _window(*a.shape) * keep * covered)[0]
+    reach = TILE // 2
+    near = np.roll(surface, (reach, reach), axis=(0, 1))[:2 * reach + 1, :2 * reach + 1]
+    top = cv2.dilate(near, np.ones((5, 5), np.uint8))
+    peaks = np.argwhere((near >= top) & (near > REPEAT_PEAK * near[reach, reach]))
+    scored = [(score(fit), fit)] if len(peaks) else []
+    for iy, ix in peaks:
+        shift = (ix - reach, iy - reach)
+        if max(abs(shift[0]), abs(shift[1])) < 2:
+            continue
+        moved = _fit_tiles(photo, plate, _to_work(_translate(level_h, shift), photo, plate, f), f, passes=2)
+        if moved is not None:
+            scored.append((score(moved), moved))
+    if not scored:
+        return fit
+    best_score, best = max(scored, key=lambda pair: pair[0])
+    work_shape = photo.images[1].shape
+    rivals = [s for s, other in scored if _distance(other.homography, best.homography, work_shape) >= 1.0]
+    ambiguous = bool(rivals) and max(rivals) > best_score - REPEAT_MARGIN
+    return replace(best, ambiguous=ambiguous)
+
+
+def _distance(a: np.ndarray, b: np.ndarray, shape) -> float:
+    """Largest distance (work pixels) between where two work homographies put the corners of ``shape``."""
+    h, w = shape[:2]
+    corners = np.array([[[0, 0]], [[w - 1, 0]], [[w - 1, h - 1]], [[0, h - 1]]], np.float64)
+    return float(np.linalg.norm(cv2.perspectiveTransform(corners, a) - cv2.perspectiveTransform(corners, b),
+                                axis=2).max())
+
+
+def refine_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray,
+                 backdrop: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Sub-pixel refinement of a work homography by Lucas-Kanade at the fine level.
+
+    backdrop: HxW bool at the fine level, True on pixels both images show as backdrop.
     Returns (homography, improved): the input and False when there is too little
     backdrop, the fit does not lower the error, or it drifts more than ``LK_DRIFT``.
     """
+    f = photo.fine
     a, b = photo.images[f], plate.images[f]
     level_h = _at_level(homography, photo, plate, f)
     refined = _lucas_kanade(_band(a, 0.7, 8.0), _band(b, 0.7, 8.0), level_h, _fit_mask(backdrop, a.shape))
     if refined is None:
         return homography, False
-    h, w = a.shape
-    corners = np.array([[[0, 0]], [[w - 1, 0]], [[w - 1, h - 1]], [[0, h - 1]]], np.float64)
-    drift = np.linalg.norm(cv2.perspectiveTransform(corners, refined) - cv2.perspectiveTransform(corners, level_h),
-                           axis=2).max()
-    if drift > LK_DRIFT * np.hypot(w, h):
+    if _distance(refined, level_h, a.shape) > LK_DRIFT * np.hypot(*a.shape):
         return homography, False
     return _to_work(refined, photo, plate, f), True
 
@@ -365,13 +459,14 @@ def _lucas_kanade(template: np.ndarray, image: np.ndarray, homography: np.ndarra
     return current if cost < start_cost else None
 
 
-def measure_residual(photo: Pyramid, plate: Pyramid, homography: np.ndarray, backdrop: np.ndarray,
-                     f: int = LEVELS[0]) -> tuple[float, int]:
+def measure_residual(photo: Pyramid, plate: Pyramid, homography: np.ndarray,
+                     backdrop: np.ndarray) -> tuple[float, int]:
     """Median misalignment (work pixels) left on backdrop tiles with a clear correlation peak,
     and the tile count; NaN when fewer than 4 tiles have one (nothing to measure on).
 
-    backdrop: HxW bool at level ``f``, True on pixels both images show as backdrop.
+    backdrop: HxW bool at the fine level, True on pixels both images show as backdrop.
     """
+    f = photo.fine
     matches = match_tiles(photo, plate, homography, f, TILE, _fit_mask(backdrop, photo.images[f].shape))
     if len(matches) < 4:
         return float("nan"), len(matches)

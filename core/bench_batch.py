@@ -12,6 +12,7 @@ so a figure taken on a loaded machine can be read against its CPU share.
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_module
 import resource
 import sys
 import tempfile
@@ -117,7 +118,13 @@ def time_batch(folder: Path, plate: Path, out_dir: Path, method: str = "auto") -
     queue = context.Queue()
     proc = context.Process(target=_run_child, args=(str(folder), str(plate), str(out_dir), method, queue))
     proc.start()
-    outcome = queue.get()
+    while True:  # a child that dies without reporting (killed, out of memory) must not hang the bench
+        try:
+            outcome = queue.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive():
+                return ("error", f"the batch process ended with exit code {proc.exitcode} without a result")
     proc.join()
     return outcome
 

@@ -307,7 +307,16 @@ def test_main_runs_the_event_loop_and_returns(qapp, tmp_path):
 
     # the default (user) settings store is redirected to the temp folder
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
-    QTimer.singleShot(300, QApplication.closeAllWindows)
-    QTimer.singleShot(400, qapp.quit)
-    assert main([]) == 0
+    # Kept as objects so they can be stopped: a quit() left pending after main()
+    # returns would make every later test's event loop exit at once.
+    closer, backstop = QTimer(), QTimer()
+    for timer, slot, ms in ((closer, QApplication.closeAllWindows, 300), (backstop, qapp.quit, 10000)):
+        timer.setSingleShot(True)
+        timer.timeout.connect(slot)
+        timer.start(ms)
+    try:
+        assert main([]) == 0
+    finally:
+        closer.stop()
+        backstop.stop()
     assert any(tmp_path.rglob("*.ini"))

@@ -11,6 +11,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import csv  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -114,11 +115,12 @@ def test_dialog_checks_choices_before_running(window, qtbot, shots):
 
 
 def test_batch_runs_in_the_worker_and_lists_flagged_and_failed_first(window, qtbot, monkeypatch, shots):
-    threads = []
+    threads, pipelines = [], []
     real_run = Pipeline.run
 
     def spy(self, *args, **kwargs):
         threads.append(threading.current_thread())
+        pipelines.append(self)
         return real_run(self, *args, **kwargs)
 
     monkeypatch.setattr(Pipeline, "run", spy)
@@ -137,6 +139,7 @@ def test_batch_runs_in_the_worker_and_lists_flagged_and_failed_first(window, qtb
     result = output.result
 
     assert len(threads) == 3 and all(t is not threading.main_thread() for t in threads)
+    assert all(p is window.engine.worker._pipeline for p in pipelines)  # models load once, for the app
     assert len(ticks) > 5 and np.diff([t for t, _ in ticks]).max() < 1.5
     assert any(text.startswith("Cutting IMG_") for _, text in ticks)
     assert not result.cancelled and len(result.items) == 4
@@ -213,7 +216,13 @@ def test_a_flagged_photo_is_touched_up_and_re_exported_over_its_output(window, q
     assert np.abs(after / 255.0 - session.alpha).max() < 1.5 / 255
     assert row.status == FIXED and tree.topLevelItem(index).text(1) == FIXED
     assert tree.topLevelItem(index).text(2) == f"{row.quality.score:.2f}"
+    assert panel.summary.text().endswith("; 1 fixed since")
     qtbot.waitUntil(lambda: window.edit_job is None and panel.reexport_button.isEnabled(), timeout=5000)
+    # the report lists the new score
+    with open(shots.out / "report.csv", encoding="utf-8") as f:
+        reported = {r["photo"]: r for r in csv.DictReader(f)}[str(row.item.job.photo)]
+    assert reported["quality"] == f"{row.quality.score:.3f}" and "re-exported" in reported["notes"]
+    assert reported["status"] == (REVIEW if row.quality.needs_review else OK)
     # written atomically: no temporary file is left beside the outputs
     assert sorted(p.name for p in shots.out.iterdir()) == ["IMG_1.png", "IMG_2.png", "IMG_3.png", "report.csv",
                                                            "report.html"]

@@ -152,7 +152,8 @@ def check_gui_starts(exe: Path, tmp: Path, seconds: float = 20.0) -> str:
         raise SmokeTestFailed(f"the desktop app reported an error:\n{stderr}")
     loaded = [name for name in ("libqoffscreen", "libQt6Widgets", "libtorch_cpu") if name in mapped]
     detail = f"; loaded: {', '.join(loaded)}" if loaded else ""
-    return f"desktop app (offscreen): running after {seconds:g} s, stderr {'empty' if not stderr.strip() else repr(stderr.strip())}{detail}"
+    said = repr(stderr.strip()) if stderr.strip() else "empty"
+    return f"desktop app (offscreen): running after {seconds:g} s, stderr {said}{detail}"
 
 
 def _mapped_libraries(pid: int) -> str:

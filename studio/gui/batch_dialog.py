@@ -65,6 +65,15 @@ def check_export(export) -> None:
         raise MattingError("background image not found; choose another image or a colour", export.background)
 
 
+def set_label_width(form: QFormLayout, width: int) -> None:
+    """Give ``form``'s labels one width, right-aligned, so that stacked forms line up."""
+    for row in range(form.rowCount()):
+        item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+        if item is not None and isinstance(item.widget(), QLabel):
+            item.widget().setMinimumWidth(width)
+            item.widget().setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
 class ExportOptionsForm(ExportDialog):
     """The Export dialog's options (format, bit depth, crop and padding, background, alpha only) as a
     plain widget, so its own rules keep them consistent. Its rows about one file are hidden (a batch
@@ -90,10 +99,8 @@ class ExportOptionsForm(ExportDialog):
         return {key: choices[key] for key in EXPORT_KEYS}
 
     def set_label_width(self, width: int) -> None:
-        for row in range(self.form.rowCount()):
-            item = self.form.itemAt(row, QFormLayout.ItemRole.LabelRole)
-            if item is not None and item.widget() is not None:
-                item.widget().setMinimumWidth(width)
+        """Line the labels up with the enclosing dialog's (fixed width, right-aligned)."""
+        set_label_width(self.form, width)
 
 
 class BatchDialog(QDialog):
@@ -123,8 +130,10 @@ class BatchDialog(QDialog):
 
     # ----- construction
     def _build(self, state: dict) -> None:
-        self.input, self.plate, self.csv, self.output = (QLineEdit(state[k]) for k in ("input", "plate", "csv",
-                                                                                     "output"))
+        self.input = QLineEdit(state["input"])
+        self.plate = QLineEdit(state["plate"])
+        self.csv = QLineEdit(state["csv"])
+        self.output = QLineEdit(state["output"])
         self.pattern = QLineEdit(state["pattern"])
         self.pattern.setPlaceholderText("every JPEG, PNG, TIFF, WebP and BMP (or e.g. *.jpg)")
         self.output.setPlaceholderText("a new folder for the cut-outs and the report")
@@ -166,6 +175,7 @@ class BatchDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color: #ff7b72;")
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error.hide()
         self.run_button = QPushButton(qta.icon("mdi6.play", color="white"), " Run")
         self.run_button.setDefault(True)
         self.run_button.setStyleSheet("QPushButton { background: #3d6fb6; color: white; padding: 5px 16px;"
@@ -217,10 +227,7 @@ class BatchDialog(QDialog):
                   if form.itemAt(row, QFormLayout.ItemRole.LabelRole) is not None]
         width = max(widths + [self.fontMetrics().horizontalAdvance("Background image:")]) + 4
         for form in forms:
-            for row in range(form.rowCount()):
-                item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
-                if item is not None:
-                    item.widget().setMinimumWidth(width)
+            set_label_width(form, width)
         self.export_form.set_label_width(width)
 
     # ----- browsing
@@ -290,11 +297,11 @@ class BatchDialog(QDialog):
         if self.running:
             return
         remember_choices(self.settings, self.choices())
-        self.error.clear()
+        self._show_error("")
         try:
             jobs, options, export, force, report_dir = self.plan()
         except MattingError as err:
-            self.error.setText(str(err))
+            self._show_error(str(err))
             self.status.setText("Nothing was started.")
             return
         self._close_when_done, self._current = False, ""
@@ -322,6 +329,14 @@ class BatchDialog(QDialog):
             self._close_when_done = True
             self.cancel_batch()
 
+    def done(self, code: int) -> None:
+        remember_choices(self.settings, self.choices())
+        super().done(code)
+
+    def _show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
     def _refresh(self) -> None:
         running = self.running
         by_csv = self.pairing.currentData() == "csv"
@@ -342,11 +357,12 @@ class BatchDialog(QDialog):
         self.progress.setValue(int(round(1000 * update.fraction)))
         self.progress.setFormat(f"{update.done} of {update.total}  (%p%)")
         self._current = update.current or self._current
-        eta = f"about {format_duration(update.eta)} left" if update.eta is not None else "estimating the time left"
         token = self.engine.tokens.get(job)
-        doing = "Stopping after" if token is not None and token.cancelled else "Cutting"
+        if token is not None and token.cancelled:
+            return  # the status keeps saying that the batch is stopping
+        eta = f"about {format_duration(update.eta)} left" if update.eta is not None else "estimating the time left"
         stage = f" ({update.stage})" if update.stage and update.current else ""
-        self.status.setText(f"{doing} {self._current}{stage} \u00b7 {eta}" if self._current else eta)
+        self.status.setText(f"Cutting {self._current}{stage} \u00b7 {eta}" if self._current else eta)
 
     def _on_finished(self, output) -> None:
         if output.job != self.job:
@@ -356,13 +372,14 @@ class BatchDialog(QDialog):
         self.progress.setFormat(f"{len(result.items)} of {result.total}")
         self.status.setText(("Cancelled: " if result.cancelled else "Done: ") + summarize(result))
         if output.report_error:
-            self.error.setText(f"The report could not be written: {output.report_error}")
-        self._close_when_done = self._close_when_done or not result.cancelled
+            self._show_error(f"The report could not be written: {output.report_error}")
+        # the review list takes over; stay open to say why the batch stopped or the report is missing
+        self._close_when_done = self._close_when_done or not (result.cancelled or output.report_error)
         self.batchFinished.emit(output)
 
     def _on_failed(self, job: int, message: str) -> None:
         if job == self.job:
-            self.error.setText(message)
+            self._show_error(message)
             self.status.setText("The batch did not run.")
 
     def _on_job_finished(self, job: int) -> None:

@@ -7,7 +7,7 @@ these functions with its one Pipeline, so a batch loads the models once, like a 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -20,6 +20,7 @@ from .qimage import qimage_from_array
 
 #: The least time between two progress signals without a finished photo (the pipeline reports often).
 PROGRESS_INTERVAL_S = 0.1
+TOUCHED_UP_NOTE = "touched up in the editor and re-exported"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ReexportRequest:
     """Write the touch-up session's matte to a batch output ``path`` (replacing it) and judge it again.
 
     session: a ``core.touchup.TouchUpSession`` only read here (the editor is locked meanwhile).
+    batch: the ``BatchOutput`` the path belongs to, whose report is then rewritten (None: no report).
     """
 
     job: int
@@ -70,16 +72,21 @@ class ReexportRequest:
     session: Any
     alignment_verdict: str
     export: Any
+    batch: Optional[BatchOutput] = None
 
 
 @dataclass(frozen=True)
 class ReexportOutput:
-    """path: the file written; quality: ``core.quality.QualityScore`` of the touched-up matte."""
+    """path: the file written; quality: ``core.quality.QualityScore`` of the touched-up matte.
+    result: the batch's ``BatchResult`` with this photo's item updated (its report was rewritten
+    from it, unless report_error says why not); None without a batch."""
 
     job: int
     path: str
     quality: Any
     thumbnail: Optional[Any] = None  # QImage
+    result: Any = None
+    report_error: Optional[str] = None
 
 
 def thumbnail_image(thumbnails) -> Optional[Any]:
@@ -136,4 +143,26 @@ def reexport_matte(request: ReexportRequest) -> ReexportOutput:
     quality = score_matte(session.photo, session.aligned_plate, valid, session.alpha, session.foreground,
                           request.alignment_verdict)
     thumbnails = make_thumbnails(session.photo, session.alpha, session.foreground)
-    return ReexportOutput(request.job, str(path), quality, thumbnail_image(thumbnails))
+    result = error = None
+    if request.batch is not None:
+        from core.report import write_report
+
+        result = with_fix(request.batch.result, path, quality, thumbnails)
+        try:
+            write_report(result, request.batch.report_dir)
+        except MattingError as err:
+            error = str(err)
+    return ReexportOutput(request.job, str(path), quality, thumbnail_image(thumbnails), result, error)
+
+
+def with_fix(result, output: Path, quality, thumbnails):
+    """``result`` (a ``core.batch.BatchResult``) with the item writing ``output`` re-judged after a touch-up."""
+    from core.batch import OK, REVIEW
+
+    def fixed(item):
+        notes = item.notes if TOUCHED_UP_NOTE in item.notes else (*item.notes, TOUCHED_UP_NOTE)
+        return replace(item, status=REVIEW if quality.needs_review else OK, quality=quality, error=None,
+                       thumbnails=thumbnails, notes=notes)
+
+    items = tuple(fixed(item) if Path(item.job.output) == Path(output) else item for item in result.items)
+    return replace(result, items=items)

@@ -3,7 +3,8 @@ review list through the editor back to its batch output.
 
 Opening a row uses the window's normal open/run path (the batch's method); "Re-export" writes the
 editor's touch-up session over that row's output with the batch's export options, in the worker
-(atomically, replacing the file: the user asked for it), judges it again and marks the row fixed.
+(atomically, replacing the file: the user asked for it), judges it again, rewrites the batch's
+report with the new score and marks the row fixed.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from PySide6.QtWidgets import QDockWidget
 
 from .batch_dialog import BatchDialog
 from .review_panel import BatchReviewPanel
+
+DOCK_HEIGHT = 250
 
 
 class BatchReview(QObject):
@@ -66,12 +69,15 @@ class BatchReview(QObject):
         self.dialog.activateWindow()
 
     def _on_batch_finished(self, output) -> None:
+        first = self.output is None
         self.output = output
         self.panel.show_batch(output)
         if self.toggle_action is not None:
             self.toggle_action.setEnabled(True)
         self.dock.show()
         self.dock.raise_()
+        if first:  # room for a few rows, the photo keeps most of the window
+            self.window.resizeDocks([self.dock], [DOCK_HEIGHT], Qt.Orientation.Vertical)
         self.refresh()
 
     # ----- editor round trip
@@ -109,7 +115,7 @@ class BatchReview(QObject):
             return
         current = window.current
         job = window.engine.reexport(item.job.output, current.photo_image, window.session,
-                                     current.result.alignment.verdict, self.output.export)
+                                     current.result.alignment.verdict, self.output)
         window.editor.lock(job)
         self.reexport_job = job
         self.panel.set_busy(str(item.job.output))
@@ -117,8 +123,12 @@ class BatchReview(QObject):
     def _on_reexported(self, out) -> None:
         if out.job != self.reexport_job:
             return
+        if out.result is not None:  # the report now lists the fix too
+            self.output = self.panel.output = replace(self.output, result=out.result)
         self.panel.mark_fixed(out.path, out.quality, out.thumbnail)
-        self.window.statusBar().showMessage(f"Re-exported {out.path} (quality {out.quality.score:.2f})", 8000)
+        report = f"; the report could not be updated: {out.report_error}" if out.report_error else ""
+        self.window.statusBar().showMessage(f"Re-exported {out.path} (quality {out.quality.score:.2f}){report}",
+                                            8000)
         self.reexported.emit(out.path)
 
     def _on_job_finished(self, job: int) -> None:

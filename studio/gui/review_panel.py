@@ -22,7 +22,7 @@ from core.report import order_for_review, summarize
 
 FIXED = "fixed"
 TONES = {REVIEW: "#e0a000", FAILED: "#ff6b6b", OK: "#5cb85c", SKIPPED: "#8a9099", FIXED: "#6ea8fe"}
-THUMBNAIL = QSize(88, 66)
+THUMBNAIL = QSize(64, 48)
 COLUMNS = ("Photo", "Status", "Quality", "Reasons / error")
 ICON_COLOUR = "#c8ccd2"
 
@@ -57,7 +57,7 @@ def _thumbnail_icon(row: ReviewRow) -> QIcon:
         picture = QPixmap.fromImage(row.thumbnail).scaled(THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio,
                                                           Qt.TransformationMode.SmoothTransformation)
     else:
-        picture = qta.icon("mdi6.image-broken-variant", color=TONES[FAILED]).pixmap(QSize(40, 40))
+        picture = qta.icon("mdi6.image-broken-variant", color=TONES[FAILED]).pixmap(QSize(32, 32))
     painter = QPainter(canvas)
     painter.drawPixmap((THUMBNAIL.width() - picture.width()) // 2, (THUMBNAIL.height() - picture.height()) // 2,
                        picture)
@@ -79,6 +79,7 @@ class BatchReviewPanel(QWidget):
         self._editor: tuple = (None, None)  # (photo, plate) of the editor's full result, if any
         self._editor_ready = False
         self._busy: Optional[str] = None  # the output being re-exported
+        self._summary = ""
 
         self.summary = QLabel("No batch yet: File \u203a Batch\u2026")
         self.summary.setStyleSheet("font-weight: 600;")
@@ -132,11 +133,11 @@ class BatchReviewPanel(QWidget):
         """List a ``batch_jobs.BatchOutput``: needs review (worst first), failed, ok, skipped."""
         self.output = output
         result = output.result
-        thumbnails = dict(zip((id(item) for item in result.items), output.thumbnails))
+        thumbnails = {id(item): thumb for item, thumb in zip(result.items, output.thumbnails, strict=True)}
         self.rows = [ReviewRow(item, item.status, item.quality, thumbnails.get(id(item)))
                      for item in order_for_review(result.items)]
-        summary = ("Cancelled: " if result.cancelled else "") + summarize(result)
-        self.summary.setText(summary)
+        self._summary = ("Cancelled: " if result.cancelled else "") + summarize(result)
+        self.summary.setText(self._summary)
         self.summary.setToolTip(output.report_error or output.report_html or "")
         self.tree.clear()
         for index, row in enumerate(self.rows):
@@ -181,6 +182,8 @@ class BatchReviewPanel(QWidget):
                 row.status, row.quality = FIXED, quality
                 row.thumbnail = thumbnail if thumbnail is not None else row.thumbnail
                 self._fill(self.tree.topLevelItem(index), row)
+        fixed = sum(row.status == FIXED for row in self.rows)
+        self.summary.setText(f"{self._summary}; {fixed} fixed since" if fixed else self._summary)
         self._refresh()
 
     # ----- state from the editor

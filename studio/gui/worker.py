@@ -310,17 +310,21 @@ class Engine(QObject):
         return job
 
     def batch(self, jobs, options: MatteOptions, export, force: bool, report_dir: str) -> int:
-        """Cut ``jobs`` (``core.batch_plan.BatchJob``s) with the worker's Pipeline; the report goes to ``report_dir``."""
+        """Cut ``jobs`` (``core.batch_plan.BatchJob``s) with the worker's Pipeline; report.html goes to ``report_dir``.
+
+        The batch goes on past failing photos; ``cancel(job)`` stops it after the current step.
+        """
         job, token = self._job()
         self._batchRequested.emit(BatchRequest(job, tuple(jobs), options, export, bool(force), str(report_dir),
                                                token))
         return job
 
-    def reexport(self, path: str, photo_image, session: TouchUpSession, alignment_verdict: str, export) -> int:
-        """Write ``session``'s matte over the batch output ``path`` (the user asked to replace it) and judge it."""
+    def reexport(self, path: str, photo_image, session: TouchUpSession, alignment_verdict: str, batch) -> int:
+        """Write ``session``'s matte over the output ``path`` of ``batch`` (a ``BatchOutput``: its export
+        options; its report is rewritten), replacing the file as the user asked, and judge it again."""
         job, _ = self._job()
         self._reexportRequested.emit(ReexportRequest(job, str(path), photo_image, session, alignment_verdict,
-                                                     export))
+                                                     batch.export, batch))
         return job
 
     def cancel(self, job: Optional[int] = None) -> None:
