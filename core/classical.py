@@ -116,6 +116,7 @@ def solve_grabcut(photo: np.ndarray, coarse: np.ndarray, score: np.ndarray, iter
     image = cv2.cvtColor((np.clip(photo[y0:y1, x0:x1], 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut's k-means start uses OpenCV's RNG: same input, same cut
     cv2.grabCut(image, crop, None, bgd_model, fgd_model, iterations, cv2.GC_INIT_WITH_MASK)
     out = np.zeros((h, w), np.uint8)
     out[y0:y1, x0:x1] = (crop == cv2.GC_FGD) | (crop == cv2.GC_PR_FGD)

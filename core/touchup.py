@@ -166,6 +166,7 @@ def _grabcut_labels(image: np.ndarray, mask: np.ndarray, options: TouchUpOptions
     small_mask = small_mask.copy()
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut's k-means start uses OpenCV's RNG: same input, same cut
     cv2.grabCut(_to_bgr8(small_image), small_mask, None, bgd_model, fgd_model,
                 options.iterations, cv2.GC_INIT_WITH_MASK)
     labels = np.isin(small_mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)

@@ -96,3 +96,13 @@ def test_plate_offset_nudges_the_aligned_plate(scene):
     moved = pipeline.matte(photo, alignment, MatteOptions(method="classical", plate_offset=(3, 0)))
     np.testing.assert_allclose(moved.aligned_plate[:, 10:-10], alignment.aligned_plate[:, 7:-13], atol=1e-5)
     assert not moved.valid[:, :3].any()
+
+
+def test_same_input_gives_the_same_matte(scene):
+    photo, plate, _ = scene
+    first = Pipeline().run(photo, plate, MatteOptions(method="classical"))
+    other_photo, other_plate, _ = render_scene(200, 260, seed=77)
+    Pipeline().run(other_photo, other_plate, MatteOptions(method="classical"))  # disturbs OpenCV's RNG
+    again = Pipeline().run(photo, plate, MatteOptions(method="classical"))
+    np.testing.assert_array_equal(first.alpha, again.alpha)
+    assert first.quality == again.quality
