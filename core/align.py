@@ -213,13 +213,11 @@ def _match_and_fit(photo: Features, plate: Features, max_features: int):
 class _Frames:
     """Photo and plate at the resolutions alignment works on, all derived from the work images.
 
-    work_photo, work_plate: HxWx3 float32 RGB (features); photo, plate: grey pyramids
-    (dense alignment); small_photo, small_plate: RGB at the pyramids' fine level (product
-    and shadow detection, agreement, gain: the full work resolution adds only cost there).
+    photo, plate: grey pyramids (dense alignment, refinement, residual); small_photo,
+    small_plate: HxWx3 float32 RGB at the pyramids' fine level (product and shadow,
+    agreement, gain: the full work resolution would add only cost there).
     """
 
-    work_photo: np.ndarray
-    work_plate: np.ndarray
     photo: Pyramid
     plate: Pyramid
     small_photo: np.ndarray
@@ -244,11 +242,11 @@ def _frames(work_photo: np.ndarray, work_plate: np.ndarray) -> _Frames:
             return image
         return cv2.resize(image, pyramid.images[fine].shape[::-1], interpolation=cv2.INTER_AREA)
 
-    return _Frames(work_photo, work_plate, photo, plate, shrink(work_photo, photo), shrink(work_plate, plate))
+    return _Frames(photo, plate, shrink(work_photo, photo), shrink(work_plate, plate))
 
 
 def _align_on_texture(frames: _Frames, in_place: np.ndarray, with_gain: bool):
-    """``estimate_dense`` from the plate in place, the product and shadow found at the coarsest level."""
+    """``estimate_dense`` from the plate in place, the product and shadow found at the coarse level."""
     f = frames.photo.coarse
     photo = cv2.resize(frames.small_photo, frames.photo.images[f].shape[::-1], interpolation=cv2.INTER_AREA)
     plate = cv2.resize(frames.small_plate, frames.plate.images[f].shape[::-1], interpolation=cv2.INTER_AREA)
@@ -336,7 +334,9 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
     threshold = _inlier_px(method)
     refined = False
     if options.refine and method != "in-place":  # in place: neither features nor tiles found texture
-        candidate, refined = refine_dense(frames.photo, frames.plate, homography, comparison.backdrop)
+        # a work pixel spanning several of the photo's is worth refining at the work resolution too
+        finest = 1 if s_photo[0, 0] <= 0.5 else None
+        candidate, refined = refine_dense(frames.photo, frames.plate, homography, comparison.backdrop, finest)
         # LK may slide onto a moving or out-of-plane part of the scene; the matches veto that
         if refined:
             before = _inlier_median(homography, matches, threshold)

@@ -3,15 +3,18 @@
 ORB finds few repeatable corners on woven fabric (a periodic weave gives every
 corner a twin), foam, paper or a table top, yet their texture still correlates
 between photo and plate. Everything here works on grey copies of the work images
-reduced by 2 and 4 (``Pyramid``); a homography maps photo to plate pixel
-coordinates of the level it is given for, like everywhere in alignment.
+(``Pyramid``: a fine level of about 0.2-0.3 MP, where a weave still resolves, and
+a coarse one twice as small); a homography maps photo to plate pixels of the
+level it is given for, like everywhere in alignment.
 
-- ``estimate_dense``: a global shift from the whole backdrop at the coarse level
-  (the weave is averaged away there, so the peak cannot be off by a thread
-  period), then overlapping tiles matched by correlation, fitted by MAGSAC++.
-- ``refine_dense``: inverse-compositional Lucas-Kanade on band-passed images over
-  the backdrop (Levenberg-Marquardt damping, Huber weights): sub-pixel, and it
-  copes with one-directional texture (wood grain) that a tile cannot pin down.
+- ``estimate_dense``: starts from the plate in place and, if tiles do not agree
+  from there, from the best global shifts of the backdrop; overlapping coarse
+  tiles, then fine tiles matched by correlation and fitted by MAGSAC++; a check
+  of the repeats of a periodic pattern (``_resolve_repeat``), and of the coarse
+  structure against a shift onto something else.
+- ``refine_dense``: Lucas-Kanade on band-passed images over the backdrop:
+  sub-pixel, and it copes with one-directional texture (wood grain) that a tile
+  cannot pin down.
 - ``measure_residual``: the misalignment left, from tile correlation.
 
 Correlation uses the cross-power spectrum whitened by its square root: full
@@ -26,7 +29,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .align_geometry import Matches, coverage_mask, fit_homography, reprojection_errors, scale_matrix
+from .align_geometry import (Matches, coverage_mask, fit_homography, refine_lucas_kanade, reprojection_errors,
+                             scale_matrix)
 
 FINE_MEGAPIXELS = 0.2        # the fine level is the smallest power-of-two reduction keeping this many pixels
 TILE = 32                    # tile side (level pixels)
@@ -39,8 +43,6 @@ CONFIDENT_FRACTION = 0.8     # share of agreeing tiles that makes the plate in p
 LOW_BAND_TOLERANCE = 0.05    # how much worse than in place the coarse structure may agree after alignment
 REPEAT_PEAK = 0.6            # correlation peaks this high relative to the fit's are candidate pattern repeats
 REPEAT_MARGIN = 0.01         # a repeat correlating within this of the best leaves the shift ambiguous
-LK_ITERATIONS = 25
-LK_MAX_POINTS = 30_000
 LK_DRIFT = 0.01              # LK may move a corner by at most this fraction of the diagonal
 
 
@@ -369,94 +371,29 @@ def _distance(a: np.ndarray, b: np.ndarray, shape) -> float:
                                 axis=2).max())
 
 
-def refine_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray,
-                 backdrop: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Sub-pixel refinement of a work homography by Lucas-Kanade at the fine level.
+def refine_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray, backdrop: np.ndarray,
+                 finest: Optional[int] = None) -> tuple[np.ndarray, bool]:
+    """Sub-pixel refinement of a work homography by Lucas-Kanade, from the fine level down to ``finest``
+    (default: the fine level; 1 for the work resolution itself, worth its cost only when the photo is
+    much larger than the work copy, so that a work pixel spans several of the photo's).
 
     backdrop: HxW bool at the fine level, True on pixels both images show as backdrop.
     Returns (homography, improved): the input and False when there is too little
     backdrop, the fit does not lower the error, or it drifts more than ``LK_DRIFT``.
     """
-    f = photo.fine
-    a, b = photo.images[f], plate.images[f]
-    level_h = _at_level(homography, photo, plate, f)
-    refined = _lucas_kanade(_band(a, 0.7, 8.0), _band(b, 0.7, 8.0), level_h, _fit_mask(backdrop, a.shape))
-    if refined is None:
-        return homography, False
-    if _distance(refined, level_h, a.shape) > LK_DRIFT * np.hypot(*a.shape):
-        return homography, False
-    return _to_work(refined, photo, plate, f), True
-
-
-def _lucas_kanade(template: np.ndarray, image: np.ndarray, homography: np.ndarray,
-                  mask: np.ndarray) -> Optional[np.ndarray]:
-    """Inverse-compositional LK: the homography (photo -> plate) minimising the Huber-weighted
-    difference of ``template`` (photo band image) and ``image`` (plate band image) warped onto it,
-    up to a gain; None when there is nothing to fit or no step lowers the error."""
-    h, w = template.shape
-    inner = np.zeros_like(mask)
-    inner[2:-2, 2:-2] = mask[2:-2, 2:-2]
-    ys, xs = np.nonzero(inner)
-    if len(xs) < 500:
-        return None
-    step = max(1, len(xs) // LK_MAX_POINTS)
-    ys, xs = ys[::step], xs[::step]
-    cx, cy, s = (w - 1) / 2.0, (h - 1) / 2.0, max(w, h) / 2.0
-    norm = np.array([[1 / s, 0, -cx / s], [0, 1 / s, -cy / s], [0, 0, 1.0]])  # conditions the Jacobian
-    gx = cv2.Sobel(template, cv2.CV_32F, 1, 0, ksize=3, scale=s / 8)[ys, xs]
-    gy = cv2.Sobel(template, cv2.CV_32F, 0, 1, ksize=3, scale=s / 8)[ys, xs]
-    u, v = ((xs - cx) / s).astype(np.float32), ((ys - cy) / s).astype(np.float32)
-    radial = gx * u + gy * v
-    jacobian = np.stack([gx * u, gx * v, gx, gy * u, gy * v, gy, -radial * u, -radial * v], 1)
-    target = template[ys, xs]
-    points = np.stack([xs, ys], 1).astype(np.float64).reshape(-1, 1, 2)
-
-    count = len(xs)
-    rows = -(-count // 1024)  # remap takes maps shorter than 32767 a side: fold the points into rows
-
-    def residual(hom: np.ndarray) -> np.ndarray:
-        mapped = np.zeros((rows * 1024, 2), np.float32)
-        mapped[:count] = cv2.perspectiveTransform(points, hom).reshape(-1, 2)
-        maps = mapped.reshape(rows, 1024, 2)
-        sampled = cv2.remap(image, maps, None, cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE).ravel()[:count]
-        gain = float(sampled @ target) / max(float(sampled @ sampled), 1e-12)
-        return np.float32(gain) * sampled - target
-
-    error = residual(homography)
-    scale = 2.0 * 1.4826 * float(np.median(np.abs(error))) + 1e-12
-
-    def huber(e: np.ndarray) -> np.ndarray:
-        return (1.0 / np.maximum(np.abs(e) / scale, 1.0)).astype(np.float32)
-
-    weights = huber(error)
-    cost = float(weights @ (error * error))
-    start_cost, damping, current = cost, 1e-3, homography
-    for _ in range(LK_ITERATIONS):
-        weighted = jacobian * weights[:, None]
-        normal = weighted.T @ jacobian
-        gradient = weighted.T @ error
-        try:
-            step_p = np.linalg.solve(normal + damping * np.diag(np.diag(normal)), gradient)
-        except np.linalg.LinAlgError:
-            return None
-        update = np.eye(3) + np.append(step_p, 0.0).reshape(3, 3)
-        candidate = current @ np.linalg.inv(norm) @ np.linalg.inv(update) @ norm
-        candidate /= candidate[2, 2]
-        new_error = residual(candidate)
-        new_cost = float(weights @ (new_error * new_error))
-        if new_cost < cost:
-            current, error = candidate, new_error
-            weights = huber(error)
-            cost = float(weights @ (error * error))
-            damping = max(damping / 10, 1e-6)
-            if np.abs(step_p).max() * s < 1e-3:
-                break
-        else:
-            damping *= 10
-            if damping > 1e3:
-                break
-    return current if cost < start_cost else None
+    f, improved = photo.fine, False
+    current = homography
+    while f >= (photo.fine if finest is None else finest):
+        a, b = photo.images[f], plate.images[f]
+        level_h = _at_level(current, photo, plate, f)
+        refined = refine_lucas_kanade(_band(a, 0.7, 8.0), _band(b, 0.7, 8.0), level_h,
+                                      _fit_mask(backdrop, a.shape))
+        if refined is None or _distance(refined, _at_level(homography, photo, plate, f),
+                                        a.shape) > LK_DRIFT * np.hypot(*a.shape):
+            break
+        current, improved = _to_work(refined, photo, plate, f), True
+        f //= 2
+    return current, improved
 
 
 def measure_residual(photo: Pyramid, plate: Pyramid, homography: np.ndarray,

@@ -1,7 +1,8 @@
-"""Geometry of plate alignment: feature matches, homography fit, sanity checks, coverage.
+"""Geometry of plate alignment: feature matches, homography fit, Lucas-Kanade refinement,
+sanity checks, coverage.
 
-Features work on downscaled ("work") images; the sanity check and the coverage
-mask work at any resolution. ``align_plate`` converts
+Features work on downscaled ("work") images; refinement, the sanity check and the
+coverage mask work at any resolution. ``align_plate`` converts
 homographies between resolutions with ``scale_matrix``. A homography here
 always maps photo pixel coordinates (x, y, 1) to plate pixel coordinates,
 with pixel centres at integer coordinates (OpenCV's convention).
@@ -20,6 +21,8 @@ FEATURE_GRID = (8, 6)     # keypoints are spread over this grid so the product c
 MAX_ZOOM = 1.5              # linear scale between plate and photo beyond the size ratio
 MAX_TILT = 1.3              # ratio of the perspective divisor across the frame
 MAX_ROTATION_DEGREES = 10.0
+LK_ITERATIONS = 25
+LK_MAX_POINTS = 30_000      # pixels sampled for Lucas-Kanade: more add cost, not precision
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,83 @@ def fit_homography(matches: Matches, threshold: float = INLIER_PX) -> Optional[n
     return homography / homography[2, 2]
 
 
+def refine_lucas_kanade(template: np.ndarray, image: np.ndarray, homography: np.ndarray,
+                        mask: np.ndarray) -> Optional[np.ndarray]:
+    """Refine a homography by inverse-compositional Lucas-Kanade (Baker and Matthews 2004).
+
+    template: HxW float32 band-passed photo; image: band-passed plate (any size);
+    homography: photo -> plate pixels of these images; mask: HxW bool over the photo,
+    True on backdrop both images show. Minimises the Huber-weighted difference of the
+    template and the warped image scaled by a least-squares gain, with Levenberg-Marquardt
+    damping. Returns the refined homography, or None when fewer than 500 pixels qualify
+    or no step lowers the error.
+    """
+    h, w = template.shape
+    inner = np.zeros_like(mask)
+    inner[2:-2, 2:-2] = mask[2:-2, 2:-2]
+    ys, xs = np.nonzero(inner)
+    if len(xs) < 500:
+        return None
+    step = max(1, len(xs) // LK_MAX_POINTS)
+    ys, xs = ys[::step], xs[::step]
+    cx, cy, s = (w - 1) / 2.0, (h - 1) / 2.0, max(w, h) / 2.0
+    norm = np.array([[1 / s, 0, -cx / s], [0, 1 / s, -cy / s], [0, 0, 1.0]])  # conditions the Jacobian
+    gx = cv2.Sobel(template, cv2.CV_32F, 1, 0, ksize=3, scale=s / 8)[ys, xs]
+    gy = cv2.Sobel(template, cv2.CV_32F, 0, 1, ksize=3, scale=s / 8)[ys, xs]
+    u, v = ((xs - cx) / s).astype(np.float32), ((ys - cy) / s).astype(np.float32)
+    radial = gx * u + gy * v
+    jacobian = np.stack([gx * u, gx * v, gx, gy * u, gy * v, gy, -radial * u, -radial * v], 1)
+    target = template[ys, xs]
+    points = np.stack([xs, ys], 1).astype(np.float64).reshape(-1, 1, 2)
+
+    count = len(xs)
+    rows = -(-count // 1024)  # remap takes maps shorter than 32767 a side: fold the points into rows
+
+    def residual(hom: np.ndarray) -> np.ndarray:
+        mapped = np.zeros((rows * 1024, 2), np.float32)
+        mapped[:count] = cv2.perspectiveTransform(points, hom).reshape(-1, 2)
+        maps = mapped.reshape(rows, 1024, 2)
+        sampled = cv2.remap(image, maps, None, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE).ravel()[:count]
+        gain = float(sampled @ target) / max(float(sampled @ sampled), 1e-12)
+        return np.float32(gain) * sampled - target
+
+    error = residual(homography)
+    scale = 2.0 * 1.4826 * float(np.median(np.abs(error))) + 1e-12
+
+    def huber(e: np.ndarray) -> np.ndarray:
+        return (1.0 / np.maximum(np.abs(e) / scale, 1.0)).astype(np.float32)
+
+    weights = huber(error)
+    cost = float(weights @ (error * error))
+    start_cost, damping, current = cost, 1e-3, homography
+    for _ in range(LK_ITERATIONS):
+        weighted = jacobian * weights[:, None]
+        normal = weighted.T @ jacobian
+        gradient = weighted.T @ error
+        try:
+            step_p = np.linalg.solve(normal + damping * np.diag(np.diag(normal)), gradient)
+        except np.linalg.LinAlgError:
+            return None
+        update = np.eye(3) + np.append(step_p, 0.0).reshape(3, 3)
+        candidate = current @ np.linalg.inv(norm) @ np.linalg.inv(update) @ norm
+        candidate /= candidate[2, 2]
+        new_error = residual(candidate)
+        new_cost = float(weights @ (new_error * new_error))
+        if new_cost < cost:
+            current, error = candidate, new_error
+            weights = huber(error)
+            cost = float(weights @ (error * error))
+            damping = max(damping / 10, 1e-6)
+            if np.abs(step_p).max() * s < 1e-3:
+                break
+        else:
+            damping *= 10
+            if damping > 1e3:
+                break
+    return current if cost < start_cost else None
+
+
 def proportional_homography(photo_shape, plate_shape) -> np.ndarray:
     """The plate in place: centres coincide, scaled by the ratio of the image sizes."""
     h, w = photo_shape[:2]
@@ -182,7 +262,9 @@ def describe_homography_problem(homography: np.ndarray, photo_shape, plate_shape
     cross = expected_edges[:, 0] * edges[:, 1] - expected_edges[:, 1] * edges[:, 0]
     turn = np.degrees(np.arctan2(cross, (expected_edges * edges).sum(axis=1)))
     if np.abs(turn).max() > MAX_ROTATION_DEGREES:
-        return f"the plate is rotated by {np.median(turn):.0f} degrees relative to the photo"
+        # the circular mean: turns near +-180 degrees must not average to 0
+        angle = np.degrees(np.arctan2(np.sin(np.radians(turn)).sum(), np.cos(np.radians(turn)).sum()))
+        return f"the plate is rotated by {abs(angle):.0f} degrees relative to the photo"
     shift = float(np.linalg.norm(mapped - expected, axis=1).max() / np.hypot(*plate_shape[:2]))
     if shift > max_shift_fraction:
         return (f"the plate is shifted by {shift:.0%} of the frame (at most {max_shift_fraction:.0%} "

@@ -179,6 +179,8 @@ class _BatchRun:
         self.work_started: Optional[float] = None
         self.processed = 0
         self.to_process = 0
+        self.fraction = 0.0
+        self.writing: Optional[tuple] = None  # the pending write, for the progress fraction
         self._plate: Optional[tuple] = None  # (key, LoadedImage): the loader thread's one-plate cache
 
     # -- progress --------------------------------------------------------------------------
@@ -192,9 +194,10 @@ class _BatchRun:
             per_image = (now - self.work_started) / self.processed
             eta = max(0.0, per_image * (self.to_process - self.processed - image_fraction))
         done = len(self.items)
-        fraction = min(1.0, (done + image_fraction) / max(1, len(self.jobs)))
+        cut = done + (self.writing is not None and self.writing[0] not in self.items)  # being written: cut
+        self.fraction = max(self.fraction, min(1.0, (cut + image_fraction) / max(1, len(self.jobs))))
         self.progress(BatchProgress(done=done, total=len(self.jobs), current=current, elapsed=now - self.started,
-                                    eta=eta, last=last, stage=stage, fraction=fraction))
+                                    eta=eta, last=last, stage=stage, fraction=self.fraction))
 
     def finish(self, index: int, item: BatchItem, worked: bool = True) -> None:
         self.items[index] = item
@@ -244,7 +247,7 @@ class _BatchRun:
                 if matte is None:
                     continue
                 self._collect(pending)
-                pending = (index, writer.submit(self._write, job, matte))
+                pending = self.writing = (index, writer.submit(self._write, job, matte))
                 del matte
         except Cancelled:
             cancelled = True

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 from .errors import MattingError
 from .export import FORMATS, ExportOptions
-from .imageio import _READ_SUFFIXES
+from .imageio import READ_SUFFIXES
 
 #: A file whose name ends with one of these (before the suffix) is a plate, never a photo.
 PLATE_TAGS = ("_plate", "-plate", "_back", "-back")
@@ -112,7 +112,7 @@ def _list_photos(folder: Path, pattern: Optional[str], plate: Optional[Path]) ->
     if pattern:
         matched = [p for p in files if fnmatch.fnmatchcase(p.name.lower(), pattern.lower())]
     else:
-        matched = [p for p in files if p.suffix.lower() in _READ_SUFFIXES]
+        matched = [p for p in files if p.suffix.lower() in READ_SUFFIXES]
     plate_key = plate.resolve() if plate is not None else None
     photos = [p for p in matched if not is_plate_name(p) and p.resolve() != plate_key]
     if not photos:
@@ -125,7 +125,7 @@ def _list_photos(folder: Path, pattern: Optional[str], plate: Optional[Path]) ->
 def _pair_by_name(folder: Path, photos: list[Path]) -> list[tuple[Path, Path]]:
     plates: dict[str, Path] = {}
     for p in sorted(_image_files(folder), key=lambda p: natural_key(p.name)):
-        if p.suffix.lower() in _READ_SUFFIXES and is_plate_name(p):
+        if p.suffix.lower() in READ_SUFFIXES and is_plate_name(p):
             plates.setdefault(p.stem.lower(), p)
     pairs, found = [], 0
     for photo in photos:

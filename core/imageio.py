@@ -30,7 +30,7 @@ from .errors import ImageReadError
 
 SUPPORTED = "JPEG, PNG, TIFF, WebP or BMP"
 _FORMATS = {"JPEG", "MPO", "PNG", "TIFF", "WEBP", "BMP"}  # MPO: a camera JPEG with extra pictures
-_READ_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+READ_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 _FOREIGN_SUFFIXES = {  # TIFF-based RAW files would otherwise open as their small embedded preview
     **dict.fromkeys([".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".dng", ".raf", ".orf",
                      ".rw2", ".pef", ".srw", ".x3f", ".3fr", ".iiq", ".erf", ".kdc", ".mrw", ".raw"], "camera RAW"),
@@ -186,7 +186,7 @@ def _open_pil(fp) -> Image.Image:
 
 
 def _read_header(fp, path: Path, start: bytes) -> _Header:
-    ours = path.suffix.lower() in _READ_SUFFIXES or start.startswith(_MAGIC) or start[8:12] == b"WEBP"
+    ours = path.suffix.lower() in READ_SUFFIXES or start.startswith(_MAGIC) or start[8:12] == b"WEBP"
     if not start:
         raise ImageReadError(DAMAGED, path)
     try:

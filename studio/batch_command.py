@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from studio.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from studio.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_export_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,16 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "WebP and BMP; case-insensitive)")
     p.add_argument("--pairs-csv", type=Path, metavar="MAP.csv", help="pair photos and plates by a CSV with the "
                    "header photo,plate[,output] (paths relative to the CSV, outputs to OUT_DIR)")
-    p.add_argument("--format", choices=("png", "webp", "tiff"), help="output format (default png)")
-    p.add_argument("--crop", action="store_true", help="trim to the product's bounding box")
-    p.add_argument("--padding", default="0", metavar="PX|PCT%",
-                   help="with --crop: margin in pixels (40) or percent of the product's size (5%%)")
-    p.add_argument("--background", metavar="COLOR|IMAGE",
-                   help="write an opaque composite over a colour (#ffffff) or an image instead of transparency")
-    p.add_argument("--method", choices=("auto", "network", "classical", "hybrid", "best"), default="auto",
-                   help="auto: the networks when installed and recommended, else the classical solve (default); "
-                        "best: every available method, the one the quality judge scores highest")
-    p.add_argument("--force", action="store_true", help="redo photos whose output exists (default: skip them)")
+    add_export_arguments(p, force_help="redo photos whose output exists (default: skip them)")
     p.add_argument("--report-dir", type=Path, metavar="DIR",
                    help="where to write report.csv and report.html (default OUT_DIR)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary line")

@@ -15,7 +15,9 @@ from core import __version__
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _add_export_arguments(p: argparse.ArgumentParser) -> None:
+def add_export_arguments(p: argparse.ArgumentParser,
+                         force_help: str = "overwrite existing output files") -> None:
+    """The export and method options shared by ``cut`` and ``batch``."""
     p.add_argument("--format", choices=("png", "webp", "tiff"),
                    help="output format (default: from OUT's suffix, else png)")
     p.add_argument("--crop", action="store_true", help="trim to the product's bounding box")
@@ -27,7 +29,7 @@ def _add_export_arguments(p: argparse.ArgumentParser) -> None:
                    help="auto (default): the networks where their shipped weights beat the classical solve, "
                         "else classical; hybrid: the network's coarse mask seeds the classical solve; "
                         "best: make every candidate and keep the one the quality judge scores highest")
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument("--force", action="store_true", help=force_help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     cut.add_argument("--alpha", type=Path, metavar="ALPHA.png", help="also write the alpha as a grey PNG")
     cut.add_argument("--mask", type=Path, metavar="MASK.png", help="also write the coarse mask as a grey PNG")
     cut.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    _add_export_arguments(cut)
+    add_export_arguments(cut)
 
     bench = sub.add_parser("bench", help="time the pipeline on generated photos and print the figures")
     bench.add_argument("--megapixels", type=float, nargs="+", default=[12.0, 24.0])

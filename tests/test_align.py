@@ -35,17 +35,18 @@ def textured_backdrop(seed: int, h: int = H + 2 * MARGIN, w: int = W + 2 * MARGI
 
 
 def woven_backdrop(seed: int, h: int = H + 2 * MARGIN, w: int = W + 2 * MARGIN) -> np.ndarray:
-    """A green cloth: a fine plain weave (5.5 px threads), uneven threads and soft folds, std ~6/255.
+    """A green cloth: a fine plain weave (5.5 px threads), faintly uneven threads and soft folds, std ~6/255.
 
-    The weave repeats every few pixels, so ORB finds no feature it can match unambiguously.
+    The weave repeats every few pixels, so ORB finds no feature it can match unambiguously,
+    and only the faint unevenness tells the true shift from one off by a thread period.
     """
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     k = np.float32(2 * np.pi / 5.5)
     weave = np.sin(k * xx) * np.sin(k * yy)
-    threads = cv2.resize(rng.standard_normal((h, w // 12)).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    threads = cv2.resize(rng.standard_normal((h, w // 16)).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     folds = np.sin((0.8 * xx + 0.6 * yy) * np.float32(2 * np.pi / 300))
-    tone = 1.0 + 0.08 * weave + 0.03 * threads + 0.03 * folds
+    tone = 1.0 + 0.08 * weave + 0.015 * threads + 0.03 * folds
     return (tone[..., None] * np.float32([0.25, 0.55, 0.28])).astype(np.float32)
 
 

@@ -158,6 +158,7 @@ def test_batch_goes_on_past_failures(tripod):
     finished = [u.last for u in updates if u.last is not None]
     assert sorted(i.job.photo.name for i in finished) == sorted(i.job.photo.name for i in result.items)
     assert updates[-1].done == updates[-1].total == 5 and updates[-1].fraction == 1.0
+    assert [u.fraction for u in updates] == sorted(u.fraction for u in updates)  # the bar never goes back
     assert all(isinstance(u, BatchProgress) for u in updates) and not result.cancelled
 
 
@@ -261,7 +262,6 @@ def test_memory_is_bounded_one_photo_ahead_one_write_pending(tripod, monkeypatch
 
 
 def test_keyboard_interrupt_stops_cleanly(tripod, monkeypatch):
-    import core.batch
 
     jobs = plan_batch(tripod.folder, plate=tripod.plate, pattern="IMG_[123].jpg", output_dir=tripod.out)
     pipeline = _FakePipeline()

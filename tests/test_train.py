@@ -96,6 +96,10 @@ def test_degraded_mask_stays_near_the_true_alpha():
     mask = degrade_mask(alpha, np.random.default_rng(3))
     assert mask.shape == alpha.shape and 0 <= mask.min() and mask.max() <= 1
     assert np.abs(mask - alpha).mean() < 0.3
+    shadow = np.ones_like(alpha)
+    shadow[50:60, 8:56] = 0.5
+    claimed = [degrade_mask(alpha, np.random.default_rng(seed), shadow)[52:58, 20:44].mean() for seed in range(20)]
+    assert 2 <= sum(c > 0.3 for c in claimed) <= 16  # sometimes, not always
 
 
 def test_learning_rate_warms_up_then_decays():
@@ -137,3 +141,19 @@ def test_resume_grows_new_input_channels_with_zero_weights():
     assert weight.shape[1] == 12 and float(weight[:, 9:].abs().sum()) == 0
     fresh(torch.rand(2, 6, 32, 32))[0].mean().backward()
     fresh_optimizer.step()  # the padded Adam moments fit the grown weight
+
+
+@pytest.mark.slow
+def test_resume_falls_back_to_the_mirror_then_to_exported_weights(tmp_path):
+    task = get_task("coarse")
+    tiny = {"mid": 4, "width": 8}
+    mirror = tmp_path / "mirror"
+    train(task, _config(mirror=str(mirror), **tiny), tmp_path / "run", None, resume=False, log_every=1)
+    assert (mirror / "last.pt").exists() and (mirror / "log.csv").exists()
+    # a fresh checkout: the run folder is gone, the mirror is not
+    assert train(task, _config(steps=3, mirror=str(mirror), **tiny), tmp_path / "fresh", None, resume=True, log_every=1) == 3
+    assert list(read_log(tmp_path / "fresh" / "log.csv")["step"]) == [1, 2, 3]
+    # nothing to resume: start from a weights file
+    weights = tmp_path / "weights.pt"
+    torch.save(torch.load(mirror / "last.pt", weights_only=False)["model"], weights)
+    assert train(task, _config(init_weights=str(weights), **tiny), tmp_path / "new", None, resume=True, log_every=1) == 2

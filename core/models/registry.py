@@ -64,7 +64,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="47145378336d1034350cacd0ae831126f76b480d8cb29074a3b6d8ebe6362315",
+        sha256="48dc56e5f06fbf1effe4bac2fb56c2ae491cbc151912024609e501680cf510c2",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
@@ -73,7 +73,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "matting": ModelSpec(
         name="matting",
         filename="matting_bgm.pt",
-        sha256="dc474e18c6ebbfd873d6de7d76ec403aed419168314b155d5b8143fc31f8a803",
+        sha256="552ddf6e81644fa83dd2b7bc4c34de8d809c7f8efd0d3b4f76c0cf33dba4918c",
         architecture="bgm-small-h8-p16",
         input_size=384,
         normalisation="photo, aligned plate RGB and coarse mask in [0, 1]; normalised inside the network",

@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared: 1 by default)")
     parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes rendering pairs")
     parser.add_argument("--checkpoint-every-min", type=float, default=5.0)
+    parser.add_argument("--mirror", default=None, help="also copy last.pt/log.csv here at every checkpoint; --resume falls back to it")
+    parser.add_argument("--init-weights", default=None, help="with no checkpoint to resume: start from this exported weights file")
     parser.add_argument("--swa", action="store_true", help="average weights over the last quarter of the steps")
     parser.add_argument("--bf16", action="store_true", help="coarse: bfloat16 autocast on CPU (AMX/AVX512-BF16 machines)")
     parser.add_argument("--no-channels-last", action="store_true", help="keep NCHW tensors (channels-last is faster here)")
@@ -65,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         "bf16": args.bf16 or None,
         "channels_last": False if args.no_channels_last else None,
         "data": args.data,
+        "mirror": args.mirror,
+        "init_weights": args.init_weights,
     }
     train(task, config, Path(args.out), args.data, args.resume)
     return 0

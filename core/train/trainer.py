@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -45,6 +46,21 @@ def save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def mirror_run(out: Path, mirror: str | None) -> None:
+    """Copy last.pt, log.csv and loss.png to ``mirror`` (a folder outside the work tree survives a fresh checkout)."""
+    if not mirror:
+        return
+    target = Path(mirror)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("last.pt", "log.csv", "loss.png"):
+            if (out / name).exists():
+                shutil.copyfile(out / name, target / (name + ".tmp"))
+                os.replace(target / (name + ".tmp"), target / name)
+    except OSError as exc:  # a full or missing mirror must not stop training
+        print(f"could not mirror the run to {target}: {exc}", flush=True)
+
+
 def load_checkpoint(out: Path) -> dict | None:
     for name in ("last.pt", "previous.pt"):
         path = out / name
@@ -57,6 +73,10 @@ def load_checkpoint(out: Path) -> dict | None:
 
 
 DEFAULT_STEPS = 30_000
+
+
+def given_mirror(config: dict) -> bool:
+    return bool(config.get("mirror")) and (Path(config["mirror"]) / "last.pt").exists()
 
 
 def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
@@ -113,6 +133,10 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
     """
     out.mkdir(parents=True, exist_ok=True)
     state = load_checkpoint(out) if resume else None
+    if state is None and resume and given_mirror(config):
+        state = load_checkpoint(Path(config["mirror"]))  # the work tree was laid anew: continue from the mirror
+        if not (out / "log.csv").exists() and (Path(config["mirror"]) / "log.csv").exists():
+            shutil.copyfile(Path(config["mirror"]) / "log.csv", out / "log.csv")
     config = resolve_config(task, config, state["config"] if state is not None else None)
     torch.set_num_threads(config["threads"])
     print("config " + " ".join(f"{k}={v}" for k, v in sorted(config.items())), flush=True)
@@ -126,6 +150,11 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
         expanded = load_expanding_inputs(model, optimizer, state)
         if expanded:
             print(f"grew the input channels of {', '.join(expanded)} (new inputs start at zero weight)", flush=True)
+    elif config.get("init_weights"):
+        # no checkpoint anywhere: start from exported weights (e.g. resources/models/<file>), fresh optimiser
+        weights = torch.load(config["init_weights"], map_location="cpu", weights_only=True)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
+        print(f"initialised from {config['init_weights']}", flush=True)
         step, next_index = state["step"], state["next_index"]
         torch.set_rng_state(state["rng"])
         if state.get("swa_model") is not None:
@@ -199,11 +228,13 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
             if time.monotonic() - last_save > every:
                 save_checkpoint(out / "last.pt", snapshot())
                 plot_losses(out / "log.csv", out / "loss.png")
+                mirror_run(out, config.get("mirror"))
                 last_save = time.monotonic()
     finally:
         save_checkpoint(out / "last.pt", snapshot())
         if (out / "log.csv").exists():
             plot_losses(out / "log.csv", out / "loss.png")
+        mirror_run(out, config.get("mirror"))
         for s, handler in previous.items():
             signal.signal(s, handler)
         reason = f"signal {stop['signal']}" if stop["signal"] is not None else f"step {step}"
