@@ -46,3 +46,16 @@ def test_connectivity_error_penalises_detached_blobs():
     attached[25:28, 5:8] = 1   # the same area, but grown on the product
     assert connectivity_error(detached, truth) > 0
     assert set(all_metrics(truth, truth)) == {"SAD", "MSE", "Grad", "Conn", "IoU"}
+
+
+def test_eval_best_takes_the_highest_quality_candidate_per_item():
+    from types import SimpleNamespace as NS
+
+    from core.evaluate import pick_best
+
+    item_a, item_b = NS(name="a"), NS(name="b")
+    row = lambda item, score, sad, secs: (item, NS(quality=NS(score=score)), {"SAD": sad}, secs)
+    report = {"classical": {"items": [row(item_a, 0.9, 1.0, 1.0), row(item_b, 0.2, 9.0, 1.0)]},
+              "network": {"items": [row(item_a, 0.5, 0.5, 2.0), row(item_b, 0.8, 2.0, 2.0)]}}
+    best = pick_best(report, ["classical", "network"])["items"]
+    assert [(r[0].name, r[2]["SAD"], r[3]) for r in best] == [("a", 1.0, 3.0), ("b", 2.0, 3.0)]
