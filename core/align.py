@@ -396,8 +396,9 @@ def _verdict(method: str, matches: int, inliers: int, residual_work: float, per_
         head = (f"aligned on the backdrop's texture: {inliers} of {matches} tiles agree, {residual_text}, "
                 f"{gain_text}")
     else:
-        head = (f"plate used in place (plain backdrop, {inliers} matching features): "
-                f"backdrop agrees on {agreement:.0%} of the frame, {gain_text}")
+        head = (f"plate used in place (plain backdrop: {inliers} matching features and no texture to align on, "
+                f"so a small camera move would go unseen): backdrop agrees on {agreement:.0%} of the frame, "
+                f"{gain_text}")
     reasons = []
     if method == "features" and (inliers < STRONG_INLIERS or inliers < 0.3 * matches):
         reasons.append("few matching features")

@@ -43,6 +43,7 @@ CONFIDENT_FRACTION = 0.8     # share of agreeing tiles that makes the plate in p
 LOW_BAND_TOLERANCE = 0.05    # how much worse than in place the coarse structure may agree after alignment
 REPEAT_PEAK = 0.6            # correlation peaks this high relative to the fit's are candidate pattern repeats
 REPEAT_MARGIN = 0.01         # a repeat correlating within this of the best leaves the shift ambiguous
+RESIDUAL_MIN_TILES = 8       # a homography fits any 4 tiles: it takes more to show a real misalignment
 LK_DRIFT = 0.01              # LK may move a corner by at most this fraction of the diagonal
 
 
@@ -98,7 +99,18 @@ def _fit_mask(mask: np.ndarray, shape) -> np.ndarray:
 
 
 def _band(grey: np.ndarray, fine: float, coarse: float) -> np.ndarray:
-    return cv2.GaussianBlur(grey, (0, 0), fine) - cv2.GaussianBlur(grey, (0, 0), coarse)
+    """Difference of Gaussians of sigmas ``fine`` and ``coarse`` (pixels of ``grey``)."""
+    k = 1
+    while coarse / (2 * k) >= 6.0 and min(grey.shape) // (2 * k) >= 16:
+        k *= 2
+    if k == 1:
+        smooth = cv2.GaussianBlur(grey, (0, 0), coarse)
+    else:  # a wide blur costs as much as its kernel is long: blur a reduced copy, which is as good
+        h, w = grey.shape
+        small = cv2.resize(grey, (w // k, h // k), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), float(np.sqrt(max(coarse ** 2 - k ** 2 / 4, 1.0))) / k)
+        smooth = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(grey, (0, 0), fine) - smooth
 
 
 def _warp(image: np.ndarray, homography: np.ndarray, shape) -> np.ndarray:
@@ -398,15 +410,28 @@ def refine_dense(photo: Pyramid, plate: Pyramid, homography: np.ndarray, backdro
 
 def measure_residual(photo: Pyramid, plate: Pyramid, homography: np.ndarray,
                      backdrop: np.ndarray) -> tuple[float, int]:
-    """Median misalignment (work pixels) left on backdrop tiles with a clear correlation peak,
-    and the tile count; NaN when fewer than 4 tiles have one (nothing to measure on).
+    """Median misalignment (work pixels) left on backdrop tiles, and the tile count it is measured on.
 
+    Only tiles with a clear correlation peak that also agree with each other (a homography
+    fits them) count: on a plain backdrop a few tiles of mere noise peak by chance, and their
+    shifts are random. Measured on the fine level, or on the coarse one where the fine tiles
+    find too little (a faint mottle, e.g. paper); NaN when neither has ``RESIDUAL_MIN_TILES``
+    agreeing tiles (nothing to measure on).
     backdrop: HxW bool at the fine level, True on pixels both images show as backdrop.
     """
-    f = photo.fine
-    matches = match_tiles(photo, plate, homography, f, TILE, _fit_mask(backdrop, photo.images[f].shape))
-    if len(matches) < 4:
-        return float("nan"), len(matches)
-    # in photo pixels, whatever the plate's resolution
-    back = cv2.perspectiveTransform(matches.plate_pts.reshape(-1, 1, 2).astype(np.float64), np.linalg.inv(homography))
-    return float(np.median(np.linalg.norm(back.reshape(-1, 2) - matches.photo_pts, axis=1))), len(matches)
+    agree = 0
+    for f in (photo.fine, photo.coarse):
+        level_backdrop = _fit_mask(backdrop, photo.images[f].shape)
+        matches = match_tiles(photo, plate, homography, f, TILE if f == photo.fine else TILE // 2, level_backdrop)
+        threshold = DENSE_INLIER_PX * f / 2
+        consistent = fit_homography(matches, threshold)
+        if consistent is None:
+            continue
+        agreeing = reprojection_errors(consistent, matches) < threshold
+        agree = int(agreeing.sum())
+        if agree >= max(RESIDUAL_MIN_TILES, MIN_TILE_FRACTION * len(matches)):
+            # in photo pixels, whatever the plate's resolution
+            plate_pts = matches.plate_pts[agreeing].reshape(-1, 1, 2).astype(np.float64)
+            back = cv2.perspectiveTransform(plate_pts, np.linalg.inv(homography)).reshape(-1, 2)
+            return float(np.median(np.linalg.norm(back - matches.photo_pts[agreeing], axis=1))), agree
+    return float("nan"), agree

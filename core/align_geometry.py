@@ -44,9 +44,9 @@ def scale_matrix(sx: float, sy: float) -> np.ndarray:
     return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
 
 
-def to_feature_grey(rgb: np.ndarray) -> np.ndarray:
-    """HxW uint8 grey with local contrast equalised, so faint backdrop texture (paper, cloth) yields keypoints."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+def to_feature_grey(grey: np.ndarray) -> np.ndarray:
+    """HxW uint8 copy of a float32 grey image with local contrast equalised, so that faint backdrop
+    texture (paper, cloth) yields keypoints."""
     grey8 = np.clip(grey * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey8)
 
@@ -96,9 +96,10 @@ def detect_features(rgb: np.ndarray, count: int, megapixels: float = 0.5) -> Fea
     """
     h, w = rgb.shape[:2]
     s = min(1.0, float(np.sqrt(megapixels * 1e6 / (h * w))))
-    small = rgb if s >= 1.0 else cv2.resize(rgb, (max(32, round(w * s)), max(32, round(h * s))),
-                                            interpolation=cv2.INTER_AREA)
-    grey = to_feature_grey(small)
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if s < 1.0:
+        grey = cv2.resize(grey, (max(32, round(w * s)), max(32, round(h * s))), interpolation=cv2.INTER_AREA)
+    grey = to_feature_grey(grey)
     # A low FAST threshold finds keypoints on faint texture; the grid keeps the strongest per cell.
     orb = cv2.ORB_create(nfeatures=2 * count, fastThreshold=7, edgeThreshold=19, patchSize=19)
     keypoints = _spread_keypoints(list(orb.detect(grey, None)), grey.shape, count)

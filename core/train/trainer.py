@@ -150,11 +150,6 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
         expanded = load_expanding_inputs(model, optimizer, state)
         if expanded:
             print(f"grew the input channels of {', '.join(expanded)} (new inputs start at zero weight)", flush=True)
-    elif config.get("init_weights"):
-        # no checkpoint anywhere: start from exported weights (e.g. resources/models/<file>), fresh optimiser
-        weights = torch.load(config["init_weights"], map_location="cpu", weights_only=True)
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
-        print(f"initialised from {config['init_weights']}", flush=True)
         step, next_index = state["step"], state["next_index"]
         torch.set_rng_state(state["rng"])
         if state.get("swa_model") is not None:
@@ -163,6 +158,11 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
         print(f"resumed from step {step} (sample {next_index})", flush=True)
     else:
         torch.manual_seed(config.get("seed", 0))
+        if config.get("init_weights"):
+            # no checkpoint anywhere: start from exported weights (e.g. resources/models/<file>), fresh optimiser
+            weights = torch.load(config["init_weights"], map_location="cpu", weights_only=True)
+            model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
+            print(f"initialised from {config['init_weights']}", flush=True)
     model.train()
 
     stop = {"signal": None}
