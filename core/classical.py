@@ -191,7 +191,12 @@ def refine_edge(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray,
     contrast2 = (fb * fb).sum(axis=1)
     solved = np.clip(((I - B) * fb).sum(axis=1) / np.maximum(contrast2, 1e-6), 0.0, 1.0)
     weight = np.clip(contrast2 / (min_contrast ** 2), 0.0, 1.0) * valid[ys, xs]
-    alpha[ys, xs] = weight * solved + (1.0 - weight) * np.clip(soft[ys, xs], 0.0, 1.0)
+    blended = weight * solved + (1.0 - weight) * np.clip(soft[ys, xs], 0.0, 1.0)
+    # Sensor noise leaves alpha of a few percent beside the edge (noise / |F - B|);
+    # snapping it keeps the backdrop fully clear and crops tight.
+    blended[blended < 0.04] = 0.0
+    blended[blended > 0.96] = 1.0
+    alpha[ys, xs] = blended
     return alpha
 
 
@@ -231,6 +236,9 @@ def matte_classical(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndar
         coarse = np.maximum(coarse, (prior > 0.5).astype(np.float32))
     check(cancel)
     mask = solve_grabcut(small.photo, coarse, diff.score, options.grabcut_iterations, small.valid, prior)
+    # GrabCut's smoothness term cuts thin cables and straps away; pixels the plate
+    # says are certainly product stay product.
+    mask |= ((coarse > 0.5) & (diff.score > options.seed_threshold)).astype(np.uint8)
     mask = fill_product_holes(mask, diff.score, options.hole_fill_mean)
     if prior is not None:
         # Confident network regions joined to the solved product fill its colour-match holes.

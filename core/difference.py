@@ -59,6 +59,9 @@ def measure_difference(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.n
     if smooth_px > 0:
         photo = cv2.GaussianBlur(photo, (0, 0), smooth_px)
         aligned_plate = cv2.GaussianBlur(aligned_plate, (0, 0), smooth_px)
+        # The blur pulls the uncovered border's fill into its neighbours: drop them too.
+        reach = 2 * int(np.ceil(2 * smooth_px)) + 1
+        valid = cv2.erode(valid.astype(np.uint8), np.ones((reach, reach), np.uint8)) > 0
 
     lum_p = photo.mean(axis=2) + _EPS
     lum_b = aligned_plate.mean(axis=2) + _EPS
@@ -83,7 +86,12 @@ def measure_difference(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.n
     # shadow candidate and does not count; anything else that darkens does.
     chroma_same = np.clip(1.5 - chroma_dist / (3.0 * sigma_c), 0.0, 1.0)
     darkening = np.clip((lum_b - lum_p) / (2.0 * sigma_l), 0.0, 1.0)
-    shadow = darkening * chroma_same * (ratio >= SHADOW_MIN_RATIO)
+    # Shadows are soft; a darkening with a sharp local structure (a thin dark
+    # cable, a strap, print) is product even when its chroma matches.
+    depth = np.clip(1.0 - ratio, 0.0, 1.0).astype(np.float32)
+    sharp = np.abs(depth - cv2.GaussianBlur(depth, (0, 0), 1.5))
+    soft = np.clip(1.0 - (sharp - 0.04) / 0.08, 0.0, 1.0)
+    shadow = darkening * chroma_same * soft * (ratio >= SHADOW_MIN_RATIO)
     score = np.maximum(score, darker / sigma_l * (1.0 - shadow))
     score = np.where(valid, score, 0.0).astype(np.float32)
     return DifferenceMap(score=score, shadow=(shadow * valid).astype(np.float32),

@@ -186,14 +186,15 @@ def contact_sheet(report: dict, thumb_height: int = 160, max_rows: int = 24) -> 
             cut = a * thumb(result.foreground) + (1 - a) * _checkerboard(thumb_height, tw)
             cells += [grey(result.coarse_mask), grey(result.alpha), cut]
         row = np.concatenate([np.pad(c, ((2, 2), (2, 2), (0, 0)), constant_values=1.0) for c in cells], axis=1)
-        cv2.putText(row, name, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (1.0, 0.2, 0.2), 1, cv2.LINE_AA)
+        row = (np.clip(row, 0, 1) * 255 + 0.5).astype(np.uint8)  # putText draws on 8-bit images only
+        cv2.putText(row, name, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 50, 50), 1, cv2.LINE_AA)
         rows.append(row)
     width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
-    title = np.ones((28, width, 3), np.float32)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    title = np.full((28, width, 3), 255, np.uint8)
     cv2.putText(title, "photo | truth | " + " | ".join(f"{m}: coarse, alpha, cut-out" for m in methods),
                 (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    return (np.clip(np.concatenate([title, *rows], axis=0), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return np.concatenate([title, *rows], axis=0)
 
 
 def run_eval(data_dir: Optional[Path], count: int, methods: Sequence[str], sheet: Optional[Path]) -> int:

@@ -67,8 +67,12 @@ def parse_padding(text: str, box_size: int) -> int:
     return int(round(value))
 
 
-def product_box(alpha: np.ndarray, padding: str = "0", threshold: float = 0.02) -> tuple:
-    """(x0, y0, x1, y1) of alpha > threshold plus padding, clipped to the image; the whole image if empty."""
+def product_box(alpha: np.ndarray, padding: str = "0", threshold: float = 0.1) -> tuple:
+    """(x0, y0, x1, y1) of alpha > threshold plus padding, clipped to the image; the whole image if empty.
+
+    The threshold ignores the faint noise a few pixels off an edge, which would
+    otherwise widen the frame; the padding leaves room for soft edges anyway.
+    """
     h, w = alpha.shape
     rows = np.flatnonzero((alpha > threshold).any(axis=1))
     if rows.size == 0:

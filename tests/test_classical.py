@@ -132,3 +132,18 @@ def test_network_prior_fills_a_colour_match_the_difference_cannot_see():
     stray[5:25, 5:25] = 1.0
     _, guarded = matte_classical(photo, plate, _valid(photo.shape), prior=stray)
     assert guarded[5:25, 5:25].max() < 0.05
+
+
+def test_thin_cable_survives_grabcut():
+    photo, plate, alpha = render_scene(seed=10, hole=False, shadow=False)
+    h, w = alpha.shape
+    cable = np.zeros((h * 4, w * 4), np.float32)
+    cv2.line(cable, (w * 2, h * 3), (w * 3, h * 4 - 8), 1.0, 6, cv2.LINE_AA)  # 1.5 px wide, hanging off
+    cable = cv2.resize(cable, (w, h), interpolation=cv2.INTER_AREA)
+    black = np.zeros(3, np.float32)
+    photo = (cable[..., None] * black + (1 - cable[..., None]) * photo).astype(np.float32)
+    _, estimate = matte_classical(photo, plate, _valid(photo.shape))
+    on_cable = cable > 0.9
+    on_cable[: int(h * 0.85)] = False  # the part away from the product body
+    assert on_cable.sum() > 10
+    assert estimate[on_cable].mean() > 0.7
