@@ -64,7 +64,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="48dc56e5f06fbf1effe4bac2fb56c2ae491cbc151912024609e501680cf510c2",
+        sha256="e5aa2f6db75c61f8587e0af8369c179a4f06968c74aef3aefa26912a690eca7d",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
@@ -73,7 +73,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "matting": ModelSpec(
         name="matting",
         filename="matting_bgm.pt",
-        sha256="552ddf6e81644fa83dd2b7bc4c34de8d809c7f8efd0d3b4f76c0cf33dba4918c",
+        sha256="37456ce6663dc1288d4d92f4272cf584101aec0777c97049a02c1847fc0dde6d",
         architecture="bgm-small-h8-p16",
         input_size=384,
         normalisation="photo, aligned plate RGB and coarse mask in [0, 1]; normalised inside the network",
