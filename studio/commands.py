@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from studio.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 

@@ -27,6 +27,17 @@ def data_dir() -> Path:
     return path
 
 
+@pytest.fixture
+def one_torch_thread():
+    """The 2 test cores are shared: two OpenMP threads under load run tiny nets 20x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def render_scene(h: int = 240, w: int = 320, seed: int = 0, shadow: bool = True, hole: bool = True,
                  colour=(0.8, 0.2, 0.2), backdrop=(0.85, 0.8, 0.3), noise: float = 0.01):
     """(photo, plate, alpha): an elliptical product (optionally with a see-through hole)

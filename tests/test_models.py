@@ -9,19 +9,13 @@ import torch
 
 from core.errors import ModelError
 from core.models import inference, registry
-from core.models.matting import MattingBase, MattingNetwork, MattingRefiner
+from core.models.matting import MattingBase, MattingRefiner
 from core.models.patches import crop_patches, paste_patches, sample_base, select_tiles, tile_scores
 from core.models.u2net import CoarseU2Net
 from tests.conftest import render_scene
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The 2 test cores are shared: two OpenMP threads under load run these tiny nets 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

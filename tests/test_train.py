@@ -16,12 +16,7 @@ from core.train.tasks import get_task
 from core.train.trainer import learning_rate, train
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _config(**overrides) -> dict:
