@@ -145,6 +145,19 @@ def test_aligned_plate_is_close_to_backdrop_but_has_its_own_noise():
     assert abs(corr) < 0.5
 
 
+def test_photo_and_plate_noise_come_from_independent_banks():
+    """The same draw from the two banks is uncorrelated under every flip (a shared bank fooled alignment)."""
+    from core.synth.capture import noise_field
+
+    photo = noise_field(np.random.default_rng(3), (256, 256, 3), bank=0)
+    plate = noise_field(np.random.default_rng(3), (256, 256, 3), bank=1)
+    again = noise_field(np.random.default_rng(3), (256, 256, 3), bank=0)
+    np.testing.assert_array_equal(photo, again)
+    for flipped in (plate, plate[::-1], plate[:, ::-1], plate[::-1, ::-1]):
+        corr = np.corrcoef(photo.ravel(), flipped.ravel())[0, 1]
+        assert abs(corr) < 0.02
+
+
 def test_shadow_subset_darkens_the_backdrop_where_alpha_is_zero():
     for seed in range(4):
         pair = make_pair(seed, SIZE, kind="product", tags={"shadow"})

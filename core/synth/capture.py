@@ -74,16 +74,18 @@ _BANK = 1024
 _SHARED = 0.4               # share of luminance (channel-common) noise baked into the bank
 
 
-@functools.lru_cache(maxsize=1)
-def _noise_bank() -> np.ndarray:
-    """A fixed 1024x1024x4 block of unit normal noise, made once per process.
+@functools.lru_cache(maxsize=2)
+def _noise_bank(index: int = 0) -> np.ndarray:
+    """Fixed 1024x1024x4 block number ``index`` of unit normal noise, made once per process.
 
     Channels 0-2 are RGB sensor noise with a common (luminance) component;
     channel 3 is independent, for single-plane fields. Drawing fresh normals
     costs more than the rest of a pair; random crops, flips and channel
-    shuffles of one bank are as good for training and testing.
+    shuffles of one bank are as good for training and testing. Photo and plate
+    draw from different banks: crops of one bank can coincide at some offset or
+    flip, and correlated noise is a false match for alignment.
     """
-    rng = np.random.default_rng(20240613)
+    rng = np.random.default_rng(20240613 + index)
     bank = rng.standard_normal((_BANK, _BANK, 4), np.float32)
     lum = bank[..., 3].copy()
     bank[..., :3] *= np.float32(np.sqrt(1.0 - _SHARED ** 2))
@@ -92,14 +94,14 @@ def _noise_bank() -> np.ndarray:
     return bank
 
 
-def noise_field(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+def noise_field(rng: np.random.Generator, shape: tuple, bank: int = 0) -> np.ndarray:
     """Unit normal float32 noise of ``shape`` (hxw, or hxwx3 with luminance-correlated channels).
 
     Cut from the noise bank at a random place with random flips; frames larger
-    than the bank get it tiled with a random phase.
+    than the bank get it tiled with a random phase. bank: 0 for photos, 1 for plates.
     """
     h, w = shape[:2]
-    bank = _noise_bank()
+    bank = _noise_bank(bank)
     flip_y, flip_x = rng.random(2) < 0.5
     src = bank[::-1 if flip_y else 1, ::-1 if flip_x else 1]
     chans = slice(0, 3) if len(shape) == 3 else 3
@@ -127,13 +129,13 @@ def _wrapped(start: int, phase: int, length: int) -> list[tuple[int, int, int]]:
     return pieces
 
 
-def add_tiled_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """Add ``sigma`` times unit normal noise from the bank, tiled, to an HxWx3 image in place (huge frames).
+def add_tiled_noise(image: np.ndarray, sigma: float, rng: np.random.Generator, bank: int = 0) -> np.ndarray:
+    """Add ``sigma`` times unit normal noise from ``bank``, tiled, to an HxWx3 image in place (huge frames).
 
     No clipping and no full-frame noise array: the bank is added block by block.
     """
     h, w = image.shape[:2]
-    bank = _noise_bank()
+    bank = _noise_bank(bank)
     flip_y, flip_x = rng.random(2) < 0.5
     src = np.ascontiguousarray(bank[::-1 if flip_y else 1, ::-1 if flip_x else 1, :3])
     src *= np.float32(sigma)
@@ -147,17 +149,19 @@ def add_tiled_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -
 
 
 def add_noise(image: np.ndarray, sensor: Sensor, rng: np.random.Generator,
-              signal_dependent: bool = True) -> np.ndarray:
+              signal_dependent: bool = True, bank: int = 0) -> np.ndarray:
     """Sensor noise on an HxWx3 float32 image; result clipped to [0, 1].
+
+    bank: which noise bank (see ``noise_field``): 0 for photos, 1 for plates.
 
     signal_dependent=False (benchmark-sized frames) adds, in place, white noise of
     one sigma (the model's at mid-grey) for the whole frame: far fewer passes over memory.
     """
     if not signal_dependent:
-        add_tiled_noise(image, float(np.sqrt(sensor.read ** 2 + 0.5 * sensor.shot ** 2)), rng)
+        add_tiled_noise(image, float(np.sqrt(sensor.read ** 2 + 0.5 * sensor.shot ** 2)), rng, bank)
         return np.clip(image, 0.0, 1.0, out=image)
     h, w = image.shape[:2]
-    noise = noise_field(rng, (h, w, 3))
+    noise = noise_field(rng, (h, w, 3), bank)
     if sensor.grain > 0:
         noise = cv2.GaussianBlur(noise, (0, 0), sensor.grain, dst=noise)
         noise *= np.float32(2.0 * np.sqrt(np.pi) * sensor.grain)   # restore unit variance

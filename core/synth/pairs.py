@@ -251,7 +251,7 @@ def capture_pair(scene: Scene, rng: np.random.Generator, h: int, w: int, large: 
     to_canvas = translation(m, m) @ np.linalg.inv(homography) @ translation(-m2, -m2)
     plate_ext = warp(scene.canvas, to_canvas, h + 2 * m2, w + 2 * m2, cubic=not large)
     plate_ext = cv2.transform(plate_ext, np.diag(gain))             # per-channel gain
-    plate_ext = quantize(add_noise(plate_ext, sensor, rng, signal_dependent=not large),
+    plate_ext = quantize(add_noise(plate_ext, sensor, rng, signal_dependent=not large, bank=1),
                          None if large else sample_jpeg(rng))
     plate = np.ascontiguousarray(plate_ext[m2:m2 + h, m2:m2 + w])
 
