@@ -1,14 +1,20 @@
-"""Training smoke tests: a few steps of each network on 64 px pairs, checkpoint, --resume, export."""
+"""Training smoke tests: a few steps of each network on 64 px pairs, checkpoint, --resume, export; the adversarial stage."""
 from __future__ import annotations
 
 import dataclasses
 import math
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
+from conftest import render_scene
+from core.errors import MattingError
 from core.models import registry
+from core.models.matting import MattingNetwork
+from core.synth import make_pair
+from core.train.adversarial import AdversarialStage, find_real_pairs, matte_full_resolution
 from core.train.cli import main as train_main
 from core.train.data import PairDataset, degrade_mask, render_pair
 from core.train.plot import read_log
@@ -72,9 +78,88 @@ def test_swa_run_exports_the_averaged_weights(tmp_path, capsys):
         export_weights("coarse", tmp_path / "run", tmp_path / "models")
 
 
-def test_adversarial_is_refused_clearly(tmp_path, capsys):
-    assert train_main(["matting", "--out", str(tmp_path), "--adversarial"]) == 2
-    assert "not implemented" in capsys.readouterr().err
+def _real_pair_folder(folder, seeds=(3, 4), size=(80, 96)):
+    """A studio's folder of real pairs, NAME.png beside NAME_plate.png (the plate not aligned), from make_pair."""
+    folder.mkdir()
+    for seed in seeds:
+        pair = make_pair(seed, size=size)
+        for name, image in ((f"shot{seed}.png", pair.photo), (f"shot{seed}_plate.png", pair.plate)):
+            cv2.imwrite(str(folder / name), cv2.cvtColor(np.round(image * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    return folder
+
+
+@pytest.mark.slow  # the optimiser import, a coarse-network load and two alignments: about 5 s
+def test_adversarial_stage_trains_checkpoints_and_resumes(tmp_path, capsys):
+    real = _real_pair_folder(tmp_path / "real")
+    torch.manual_seed(0)
+    init = tmp_path / "init.pt"
+    torch.save(MattingNetwork().state_dict(), init)
+    config = _config(batch=1, real=[str(real)], init_weights=str(init), real_batch=1)
+    task, run = get_task("matting"), tmp_path / "run"
+    assert train(task, dict(config), run, None, resume=False, log_every=1, stage=AdversarialStage()) == 2
+    first = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    log = read_log(run / "log.csv")
+    for key in ("adv_d_real", "adv_d_fake", "adv_g", "adv_teacher", "base_alpha", "ref_alpha"):
+        assert len(log[key]) == 2 and np.isfinite(log[key]).all(), key
+    assert first["stage"]["count"] == 2 and first["config"]["adversarial"] is True
+
+    assert train(task, dict(config, steps=3), run, None, resume=True, log_every=1, stage=AdversarialStage()) == 3
+    second = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert second["step"] == 3 and second["next_index"] == 3 and second["stage"]["count"] == 3
+    assert list(read_log(run / "log.csv")["step"]) == [1, 2, 3]
+    assert int(second["stage"]["d_optimizer"]["state"][0]["step"]) == 3  # the discriminator's Adam continued
+    before, after = first["stage"]["discriminator"], second["stage"]["discriminator"]
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.endswith("original"))
+    weights = torch.load(init, weights_only=True)
+    for state in (first, second):
+        assert all(torch.equal(state["stage"]["teacher"][k], weights[k]) for k in weights)
+    assert any(not torch.equal(second["model"][k], weights[k]) for k in weights if k.endswith("weight"))
+
+    capsys.readouterr()  # a plain --resume must not silently drop the stage
+    assert train_main(["matting", "--out", str(run), "--resume", "--steps", "4", "--workers", "0"]) == 2
+    assert "--adversarial" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("empty", [False, True])
+def test_adversarial_needs_a_folder_of_real_pairs(tmp_path, capsys, empty):
+    folder = tmp_path / "studio set"
+    if empty:
+        folder.mkdir()
+        (folder / "notes.txt").write_text("no images here")
+    code = train_main(["matting", "--adversarial", "--real", str(folder), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and str(folder) in err
+    assert ("holds no real pairs" if empty else "is not a folder") in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_real_pair_folders_pair_photos_with_their_plates(tmp_path, capsys):
+    for name in ("a.jpg", "a_plate.png", "b.png", "plate.jpg", "c.tif", "c_PLATE.tif", "readme.txt"):
+        (tmp_path / name).touch()
+    pairs = {(p.photo.name, p.plate.name) for p in find_real_pairs([tmp_path], None)}
+    assert pairs == {("a.jpg", "a_plate.png"), ("b.png", "plate.jpg"), ("c.tif", "c_PLATE.tif")}
+    with pytest.raises(MattingError, match="no real pairs"):
+        find_real_pairs(None, tmp_path / "no-data")
+    assert train_main(["matting", "--out", str(tmp_path / "run"), "--adv-weight", "0.5"]) == 2
+    assert "add --adversarial" in capsys.readouterr().err
+
+
+def test_real_matte_is_assembled_as_inference_assembles_it(monkeypatch):
+    from core.models import inference
+
+    torch.manual_seed(1)
+    model = MattingNetwork().eval()
+    torch.nn.init.normal_(model.refiner.out.weight, std=0.1)  # a refiner that changes its tiles
+    monkeypatch.setattr(inference, "load_model", lambda name, device=None: model)
+    photo, plate, alpha = render_scene(96, 96, seed=2)
+    coarse = cv2.GaussianBlur(alpha, (0, 0), 2)
+    expected = inference.refine_matte(photo, plate, coarse, device="cpu")
+    with torch.no_grad():
+        tensors = [torch.from_numpy(np.atleast_3d(x).transpose(2, 0, 1).copy())[None] for x in (photo, plate, coarse)]
+        alpha_full, foreground_full, tiles = matte_full_resolution(model, *tensors, scale=1.0)
+    assert len(tiles[0][0]) == expected.refined_tiles > 0
+    np.testing.assert_allclose(alpha_full[0, 0].numpy(), expected.alpha, atol=1e-5)
+    np.testing.assert_allclose(foreground_full[0].permute(1, 2, 0).numpy(), expected.foreground, atol=1e-5)
 
 
 def test_eval_seeds_are_never_rendered_for_training():

@@ -1,11 +1,13 @@
 """``python -m core.train`` / ``matting-studio train``: train, resume and export the networks.
 
     python -m core.train coarse --data ../shared/data --out runs/coarse [--steps N] [--resume] ...
+    python -m core.train matting --adversarial --init-weights resources/models/matting_bgm.pt --out runs/matting-adv [--real DIR]
     python -m core.train export coarse --out runs/coarse --half --register   # resources/models/<file> + its sha256
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -30,7 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bf16", action="store_true", help="coarse: bfloat16 autocast on CPU (AMX/AVX512-BF16 machines)")
     parser.add_argument("--no-channels-last", action="store_true", help="keep NCHW tensors (channels-last is faster here)")
     parser.add_argument("--no-hybrid", action="store_true", help="coarse: BCE only, without BASNet's SSIM + IoU")
-    parser.add_argument("--adversarial", action="store_true", help="matting: LSGAN stage on real pairs (not implemented)")
+    parser.add_argument("--adversarial", action="store_true",
+                        help="matting: fine-tune adversarially (LSGAN, as Background Matting) on unlabeled real pairs")
+    parser.add_argument("--real", action="append", default=None, metavar="DIR",
+                        help="--adversarial: folder of real pairs NAME.jpg + NAME_plate.jpg (or one plate.jpg); "
+                             "repeatable; default: the shared data's bgm-v1-handheld and flowers-triangulation")
+    parser.add_argument("--teacher", default=None, metavar="PATH",
+                        help="--adversarial: fixed teacher weights (default: the --init-weights file; a resumed run keeps its own)")
+    parser.add_argument("--adv-weight", type=float, default=None,
+                        help="--adversarial: weight of the real-pair loss against the supervised one (default 0.1)")
+    parser.add_argument("--teacher-weight", type=float, default=None,
+                        help="--adversarial: weight of the teacher self-supervision in the real-pair loss (default 0.05)")
+    parser.add_argument("--real-batch", type=int, default=None, help="--adversarial: real crops per step (default 2)")
     parser.add_argument("--models-dir", default=None, help="export: destination folder (default resources/models)")
     parser.add_argument("--half", action="store_true", help="export: store float16 weights")
     parser.add_argument("--register", action="store_true", help="export: write the new sha256 into core/models/registry.py")
@@ -46,13 +59,34 @@ def run(args: argparse.Namespace) -> int:
             return 2
         export_weights(args.export_network, Path(args.out), args.models_dir, half=args.half, register=args.register)
         return 0
-    if args.adversarial:
-        print("--adversarial (LSGAN on real pairs) is not implemented yet; train without it.", file=sys.stderr)
+    stage_options = {"--real": args.real, "--teacher": args.teacher, "--adv-weight": args.adv_weight,
+                     "--teacher-weight": args.teacher_weight, "--real-batch": args.real_batch}
+    given = [flag for flag, value in stage_options.items() if value is not None]
+    if given and not args.adversarial:
+        what = "is an option" if len(given) == 1 else "are options"
+        print(f"{', '.join(given)} {what} of the adversarial stage; add --adversarial.", file=sys.stderr)
         return 2
+    if args.adversarial and args.network != "matting":
+        print("--adversarial trains the matting network only; run it as: python -m core.train matting --adversarial ...",
+              file=sys.stderr)
+        return 2
+    from core.errors import MattingError
     from core.train.tasks import get_task
     from core.train.trainer import train
 
     task = get_task(args.network)
+    stage = None
+    if args.adversarial:
+        from core.train.adversarial import STUDENT_LR, AdversarialStage, find_real_pairs
+
+        try:
+            if args.real:
+                find_real_pairs(args.real, args.data)  # fail before any network or checkpoint is loaded
+        except MattingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        task = dataclasses.replace(task, default_lr=STUDENT_LR)  # fine-tuning; a resumed run keeps its saved lr
+        stage = AdversarialStage()
     # None = "as saved in the checkpoint when resuming, else the task's default" (see trainer.resolve_config)
     config = {
         "size": args.size,
@@ -69,8 +103,19 @@ def run(args: argparse.Namespace) -> int:
         "data": args.data,
         "mirror": args.mirror,
         "init_weights": args.init_weights,
+        # --adversarial only (None = the stage's default, or the resumed run's value)
+        "adversarial": args.adversarial or None,
+        "real": [str(Path(d).expanduser().resolve()) for d in args.real] if args.real else None,
+        "teacher": args.teacher,
+        "adv_weight": args.adv_weight,
+        "teacher_weight": args.teacher_weight,
+        "real_batch": args.real_batch,
     }
-    train(task, config, Path(args.out), args.data, args.resume)
+    try:
+        train(task, config, Path(args.out), args.data, args.resume, stage=stage)
+    except MattingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

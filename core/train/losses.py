@@ -99,3 +99,43 @@ def matting_loss(
         total = total + l_err
         parts["err"] = l_err.detach()
     return total, parts
+
+
+def lsgan_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """LSGAN (Mao et al. 2017) as in Background Matting: the discriminator says 1 for real photos, 0 for composites.
+
+    real_scores, fake_scores: (B, 1, h, w) patch scores (unbounded). Returns half the
+    sum of the two mean squared errors (the LSGAN convention) and both terms.
+    """
+    l_real = F.mse_loss(real_scores, torch.ones_like(real_scores))
+    l_fake = F.mse_loss(fake_scores, torch.zeros_like(fake_scores))
+    return 0.5 * (l_real + l_fake), {"adv_d_real": l_real.detach(), "adv_d_fake": l_fake.detach()}
+
+
+def lsgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """The matting network's adversarial loss: mean squared distance of the composites' scores from 1 ("real")."""
+    return F.mse_loss(fake_scores, torch.ones_like(fake_scores))
+
+
+def teacher_loss(
+    alpha: torch.Tensor,
+    foreground: torch.Tensor,
+    alpha_teacher: torch.Tensor,
+    foreground_teacher: torch.Tensor,
+    photo: torch.Tensor,
+    plate: torch.Tensor,
+) -> tuple[torch.Tensor, dict]:
+    """Background Matting's self-supervision on unlabeled real pairs, against a fixed teacher's prediction.
+
+    alpha, alpha_teacher: (B, 1, H, W) [0, 1]; foreground, foreground_teacher, photo,
+    plate: (B, 3, H, W) [0, 1]. 2 x L1 alpha + 4 x L1 Sobel gradient of alpha + L1
+    foreground where the teacher's alpha > 0 + L1 recomposite (alpha F + (1 - alpha)
+    plate) against the photo: the weights of Sengupta et al. 2020.
+    """
+    l_alpha = F.l1_loss(alpha, alpha_teacher)
+    l_grad = F.l1_loss(sobel(alpha), sobel(alpha_teacher))
+    inside = (alpha_teacher > 0).to(alpha)
+    l_fg = (inside * (foreground - foreground_teacher).abs()).sum() / (3 * inside.sum() + 1)
+    l_comp = F.l1_loss(alpha * foreground + (1 - alpha) * plate, photo)
+    total = 2 * l_alpha + 4 * l_grad + l_fg + l_comp
+    return total, {"alpha": l_alpha.detach(), "grad": l_grad.detach(), "fg": l_fg.detach(), "comp": l_comp.detach()}

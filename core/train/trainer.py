@@ -5,6 +5,10 @@ any, the step, the next sample index (the data stream's position: sample ``i``
 is rendered from seed ``TRAIN_SEED_BASE + i``), torch's RNG state and the
 config; the previous one is kept as ``OUT/previous.pt``. SIGTERM and SIGINT
 finish the current step, save, and exit 0.
+
+An optional training *stage* (e.g. :class:`core.train.adversarial.AdversarialStage`)
+replaces the task's loss and adds its own state to the checkpoint under
+``"stage"``; without one, the loop and the checkpoint are exactly the plain ones.
 """
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ import shutil
 import signal
 import time
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch.optim.swa_utils import AveragedModel
 
+from core.errors import MattingError
 from core.train.data import iterate_batches
 from core.train.plot import append_log, plot_losses
 from core.train.tasks import Task
@@ -126,10 +132,30 @@ def load_expanding_inputs(model: torch.nn.Module, optimizer: torch.optim.Optimiz
     return expanded
 
 
-def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: bool, log_every: int = 10) -> int:
+class Stage(Protocol):
+    """A training stage that owns more than the task's loss (extra networks, optimisers, data).
+
+    ``start`` runs once after the model is built and loaded (``state`` is the
+    checkpoint being resumed, or None); ``compute_loss`` replaces the task's;
+    ``state_dict`` is saved in the checkpoint under ``"stage"`` and handed back
+    to ``start`` (as ``state["stage"]``) on resume.
+    """
+
+    name: str
+
+    def start(self, model: torch.nn.Module, state: dict | None, config: dict) -> None: ...
+
+    def compute_loss(self, model: torch.nn.Module, batch: dict, config: dict) -> tuple[torch.Tensor, dict]: ...
+
+    def state_dict(self) -> dict: ...
+
+
+def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: bool, log_every: int = 10,
+          stage: Stage | None = None) -> int:
     """Train ``task`` until ``config['steps']`` or a signal; returns the step reached.
 
-    ``config`` values that are None are filled by :func:`resolve_config`.
+    ``config`` values that are None are filled by :func:`resolve_config`. ``stage``,
+    when given, computes the loss instead of the task and checkpoints its own state.
     """
     out.mkdir(parents=True, exist_ok=True)
     state = load_checkpoint(out) if resume else None
@@ -163,6 +189,12 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
             weights = torch.load(config["init_weights"], map_location="cpu", weights_only=True)
             model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
             print(f"initialised from {config['init_weights']}", flush=True)
+    if stage is None and state is not None and state.get("stage") is not None:
+        raise MattingError(f"this run was trained with the {state['stage'].get('name', 'extra')} stage; "
+                           "resume it with that stage's option (--adversarial), or start a new --out", out)
+    if stage is not None:
+        stage.start(model, state, config)
+    compute_loss = stage.compute_loss if stage is not None else task.compute_loss
     model.train()
 
     stop = {"signal": None}
@@ -173,6 +205,7 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def snapshot() -> dict:
+        extra = {"stage": stage.state_dict()} if stage is not None else {}
         return {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -182,6 +215,7 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
             "rng": torch.get_rng_state(),
             "config": config,
             "task": task.name,
+            **extra,
         }
 
     dataset = task.build_dataset(config, data_dir)
@@ -197,7 +231,7 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
             lr = learning_rate(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, parts = task.compute_loss(model, batch, config)
+            loss, parts = compute_loss(model, batch, config)
             if not torch.isfinite(loss):
                 print(f"step {step}: non-finite loss {loss.item()}, batch skipped", flush=True)
                 optimizer.zero_grad(set_to_none=True)
