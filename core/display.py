@@ -3,7 +3,9 @@
 Everything here is numpy/OpenCV (no Qt): a worker thread calls
 ``make_display_images`` once per result and the GUI only wraps the small uint8
 buffers. Proxies are at most ``max_side`` pixels long; their pixel grid maps to
-the full-resolution photo by ``scale = display width / photo width``.
+the full-resolution photo by ``scale = display width / photo width``. When a
+view zooms in past that scale, ``render_detail`` cuts the visible part of the
+full-resolution layers at screen resolution (a detail tile drawn over the proxy).
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ import numpy as np
 from .history import Region
 
 DISPLAY_MAX_SIDE = 2048
+DETAIL_LAYERS = ("photo", "aligned_plate", "difference", "coarse_mask", "alpha", "cutout")
+DETAIL_MAX_PIXELS = 6_000_000  # one tile of one layer: a 4K screen's worth plus margin
 HINT_COLOURS = np.array([[0, 0, 0, 0],           # none
                          [40, 220, 90, 150],     # foreground hint
                          [235, 60, 60, 150]],    # background hint
@@ -155,3 +159,64 @@ def render_hints(hints: np.ndarray, shape: tuple[int, int],
         covered = resize_to((src == value).astype(np.float32), patch_shape) > 0
         labels[covered] = value
     return box, np.ascontiguousarray(HINT_COLOURS[labels])
+
+
+def detail_shape(box: Region, density: float, max_pixels: int = DETAIL_MAX_PIXELS) -> tuple[int, int]:
+    """(h, w) of a detail tile over photo-pixel ``box`` at ``density`` tile pixels per photo pixel.
+
+    The density is capped at 1 (never finer than the photo) and lowered so the tile
+    has at most ``max_pixels`` pixels.
+    """
+    width, height = max(1, box[2] - box[0]), max(1, box[3] - box[1])
+    density = min(1.0, float(density), float(np.sqrt(max_pixels / (width * height))))
+    return max(1, int(np.ceil(height * density))), max(1, int(np.ceil(width * density)))
+
+
+def render_detail(result, layers, box: Region, size: tuple, shape: tuple[int, int],
+                  alpha: Optional[np.ndarray] = None,
+                  foreground: Optional[np.ndarray] = None) -> tuple[tuple, dict]:
+    """uint8 crops of a result's layers over a photo-pixel box, to draw above the proxies.
+
+    result: a ``core.pipeline.MatteResult`` at any working resolution (its arrays are read, not copied).
+    layers: names from ``DETAIL_LAYERS``; each crop has the dtype and channels of the
+        ``DisplayImages`` field of that name.
+    box: (x0, y0, x1, y1) in pixels of the full-resolution photo of ``size`` (W, H).
+    shape: the (h, w) wanted (see ``detail_shape``); never more than the crop has at the
+        result's resolution (a crop is shrunk, never enlarged).
+    alpha, foreground: HxW / HxWx3 float32 [0, 1] at the result's resolution replacing the
+        result's own (a touch-up session's current matte).
+    Returns (scene box (x0, y0, x1, y1) as floats in photo pixels that the crops cover exactly,
+    name -> uint8 array); cost grows with the crop, not the photo.
+    """
+    unknown = set(layers) - set(DETAIL_LAYERS)
+    if unknown:
+        raise ValueError(f"Cannot render detail of {', '.join(sorted(unknown))}; use {', '.join(DETAIL_LAYERS)}.")
+    alpha = result.alpha if alpha is None else alpha
+    foreground = result.foreground if foreground is None else foreground
+    height, width = alpha.shape
+    fx, fy = width / size[0], height / size[1]
+    sx0, sy0 = max(0, int(np.floor(box[0] * fx))), max(0, int(np.floor(box[1] * fy)))
+    sx1 = min(width, max(sx0 + 1, int(np.ceil(box[2] * fx))))
+    sy1 = min(height, max(sy0 + 1, int(np.ceil(box[3] * fy))))
+    out_shape = (min(int(shape[0]), sy1 - sy0), min(int(shape[1]), sx1 - sx0))
+    crops: dict[str, np.ndarray] = {}
+
+    def crop(name: str, source: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        if name not in crops and source is not None:
+            crops[name] = resize_to(source[sy0:sy1, sx0:sx1], out_shape)
+        return crops.get(name)
+
+    out: dict[str, np.ndarray] = {}
+    for name in layers:
+        if name in ("photo", "aligned_plate", "coarse_mask", "alpha"):
+            source = {"photo": result.photo, "aligned_plate": result.aligned_plate,
+                      "coarse_mask": result.coarse_mask, "alpha": alpha}[name]
+            out[name] = to_uint8(crop(name, source))
+        elif name == "difference":
+            valid = crop("valid", result.valid)
+            out[name] = make_difference(crop("photo", result.photo), crop("aligned_plate", result.aligned_plate),
+                                        None if valid is None else valid > 0.5)
+        else:
+            out[name] = make_cutout(crop("foreground", foreground), crop("alpha", alpha))
+    scene_box = (sx0 / fx, sy0 / fy, sx1 / fx, sy1 / fy)
+    return scene_box, out

@@ -4,9 +4,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
-from core.display import (display_shape, make_display_images, render_hints, render_matte_region,
-                          resize_to, to_uint8)
+from core.display import (detail_shape, display_shape, make_display_images, render_detail, render_hints,
+                          render_matte_region, resize_to, to_uint8)
 
 
 def _result(h=300, w=500, seed=1):
@@ -52,3 +53,42 @@ def test_thin_hints_stay_visible_when_shrunk():
     assert box == (0, 0, 100, 100)
     assert (patch[50, 10:90, 3] > 0).all() and patch[50, 50, 1] > patch[50, 50, 0]
     assert patch[70, 50, 0] > patch[70, 50, 1] and patch[10, 10, 3] == 0
+
+
+def test_detail_shape_is_screen_sized_and_capped():
+    assert detail_shape((100, 50, 700, 450), 1.0) == (400, 600)
+    assert detail_shape((100, 50, 700, 450), 4.0) == (400, 600)      # never finer than the photo
+    assert detail_shape((0, 0, 1000, 800), 0.5) == (400, 500)
+    h, w = detail_shape((0, 0, 6000, 4000), 1.0, max_pixels=6_000_000)
+    assert h * w <= 6_000_000 * 1.001 and abs(w / h - 1.5) < 0.01
+
+
+def test_detail_is_the_exact_full_resolution_crop():
+    result = _result()
+    box, tiles = render_detail(result, ("photo", "alpha", "cutout", "difference"), (90, 40, 290, 160),
+                               (500, 300), (120, 200))
+    assert box == (90, 40, 290, 160)
+    assert np.array_equal(tiles["photo"], to_uint8(result.photo[40:160, 90:290]))
+    assert np.array_equal(tiles["alpha"], to_uint8(result.alpha[40:160, 90:290]))
+    assert tiles["cutout"].shape == (120, 200, 4) and tiles["difference"].shape == (120, 200, 3)
+    assert tiles["cutout"][0, 0, 3] == 0 and tiles["cutout"][100, 100, 3] == 255
+
+
+def test_detail_uses_the_touched_up_matte_and_shrinks_to_the_screen():
+    result = _result()
+    alpha = result.alpha.copy()
+    alpha[100:120, 200:220] = 0.0  # a touch-up removed a patch
+    _, tiles = render_detail(result, ("alpha",), (190, 90, 230, 130), (500, 300), (40, 40), alpha=alpha)
+    assert tiles["alpha"][10:30, 10:30].max() == 0 and tiles["alpha"][0:10].min() == 255
+    _, small = render_detail(result, ("photo",), (0, 0, 400, 200), (500, 300), (100, 200))
+    assert small["photo"].shape == (100, 200, 3)
+    assert np.abs(small["photo"].astype(int) - to_uint8(resize_to(result.photo[:200, :400], (100, 200)))).max() <= 1
+
+
+def test_detail_of_a_reduced_working_resolution_covers_the_box():
+    result = _result()  # 500 x 300 working resolution of a 1000 x 600 photo
+    box, tiles = render_detail(result, ("coarse_mask",), (101, 51, 301, 151), (1000, 600), (100, 200))
+    assert box == (100.0, 50.0, 302.0, 152.0)  # whole working pixels: the tile lands exactly
+    assert tiles["coarse_mask"].shape == (51, 101)  # never enlarged beyond the working resolution
+    with pytest.raises(ValueError, match="trimap"):
+        render_detail(result, ("trimap",), (0, 0, 10, 10), (500, 300), (10, 10))

@@ -26,8 +26,8 @@ from .files import find_plate_candidate, is_image_path, order_pair
 from .result_panel import ResultPanel
 from .settings import Settings
 from .touchup_panel import TouchUpPanel
-from .views import PAGES, ViewStack
-from .worker import PREVIEW_MEGAPIXELS, Engine, RunOutput
+from .views import PAGES, DetailTiles, ViewStack
+from .worker import PREVIEW_MEGAPIXELS, DetailSource, Engine, RunOutput
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.webp *.bmp);;All files (*)"
 NUDGE_DEBOUNCE_MS = 350
@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.views = ViewStack()
         self.setCentralWidget(self.views)
         self.editor = MatteEditor(engine, self.views, self)
+        self.tiles = DetailTiles(self.views.canvases, engine, self)
         self.alignment_panel, self.touchup_panel, self.result_panel = AlignmentPanel(), TouchUpPanel(), ResultPanel()
         self._build_dock()
         self.actions_ = actions_module.build_actions(self)
@@ -296,23 +297,34 @@ class MainWindow(QMainWindow):
 
     def _on_result(self, out: RunOutput) -> None:
         if out.job != self.run_job:
+            out.shown.set()
             return  # a cancelled or superseded run
         fit = self._new_pair
         self._new_pair = False
-        if self.current is None or (out.photo_path, out.plate_path) != (self.current.photo_path,
-                                                                        self.current.plate_path):
-            self.settings.add_recent_pair(out.photo_path, out.plate_path)
-            self._fill_recent()
+        new_pair = self.current is None or (out.photo_path, out.plate_path) != (self.current.photo_path,
+                                                                                self.current.plate_path)
         self.current = out
         self._shown_offset = self._requested_offset
+        self.tiles.set_source(DetailSource(out.result, out.session, out.display.size))
         self.views.set_images(out.images, out.display.size, fit=fit)
         out.images.clear()  # the canvases own the QImages now (patches are painted into them in place)
-        self.alignment_panel.set_report(out.result.alignment)
-        self.result_panel.set_result(out.result, out.final, out.display.size)
         self.editor.set_session(out.session if out.final else None, out.display.photo.shape[:2])
-        self._show_status()
-        self._refresh_state()
+        # The panels next, once the views have painted: two short event-loop stalls instead of one
+        # long one (the first result also pays Qt's first-show costs).
+        QTimer.singleShot(0, lambda: self._show_result_details(out, new_pair))
+
+    def _show_result_details(self, out: RunOutput, new_pair: bool) -> None:
+        if out is self.current:
+            if new_pair:
+                self.settings.add_recent_pair(out.photo_path, out.plate_path)
+                self._fill_recent()
+            self.alignment_panel.set_report(out.result.alignment)
+            self.result_panel.set_result(out.result, out.final, out.display.size)
+            self._show_status()
+            self._refresh_state()
         self.resultShown.emit(out)
+        # the worker waits for this after a preview; a zero timer fires after the paint events just posted
+        QTimer.singleShot(0, out.shown.set)
 
     def _on_exported(self, job: int, path: str) -> None:
         self.last_export = path

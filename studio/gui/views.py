@@ -1,18 +1,20 @@
 """The three central pages: alignment check, masks side by side, cut-out; plus the empty state.
 
 All pages show the same photo coordinates and share zoom and pan (``ViewSync``).
+``DetailTiles`` fetches full-resolution detail from the worker for canvases zoomed
+in past their screen proxies.
 """
 from __future__ import annotations
 
 from typing import Optional
 
 import qtawesome as qta
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
-from .canvas import ImageCanvas, ViewSync
+from .canvas import ImageCanvas
 
 PAGES = ("alignment", "masks", "cutout")
 PAGE_TITLES = {"alignment": "Alignment", "masks": "Masks", "cutout": "Cut-out"}
@@ -116,9 +118,12 @@ class AlignmentPage(_Page):
         plate, diff = self.canvas.layer("aligned_plate"), self.canvas.layer("difference")
         if plate is None or diff is None:
             return
+        shown = diff.isVisible()
         diff.setVisible(self.mode == "difference")
         plate.setVisible(self.mode != "difference")
         plate.setOpacity(self.opacity if self.mode == "overlay" else float(self._flicker_on))
+        if diff.isVisible() != shown:
+            self.canvas.schedule_detail(0)  # the layer now shown needs its own tile
 
 
 class MasksPage(_Page):
@@ -198,6 +203,40 @@ class CutoutPage(_Page):
         self.backdrop_combo.setCurrentIndex(index)
 
 
+class ViewSync:
+    """Keeps the zoom and centre of several canvases equal."""
+
+    def __init__(self, canvases: list[ImageCanvas]):
+        self.canvases = list(canvases)
+        self._busy = False
+        self.last: Optional[ImageCanvas] = self.canvases[0] if self.canvases else None
+        for canvas in self.canvases:
+            canvas.viewChanged.connect(lambda c=canvas: self._follow(c))
+
+    def _follow(self, source: ImageCanvas) -> None:
+        if self._busy or not source.isVisible():
+            return
+        self._busy = True
+        try:
+            self.last = source
+            for canvas in self.canvases:
+                if canvas is not source:
+                    canvas.copy_view(source)
+        finally:
+            self._busy = False
+
+    def align_to(self, source: ImageCanvas) -> None:
+        """Make every canvas show what ``source`` shows (after a page switch)."""
+        self._busy = True
+        try:
+            reference = self.last or source
+            for canvas in self.canvases:
+                if canvas is not reference:
+                    canvas.copy_view(reference)
+        finally:
+            self._busy = False
+
+
 class ViewStack(QStackedWidget):
     """The empty state and the three pages; forwards strokes and view changes."""
 
@@ -258,14 +297,12 @@ class ViewStack(QStackedWidget):
         first = not self.has_image
         for canvas in self.canvases:
             canvas.set_image_size(*size)
-        self.alignment.canvas.set_layer("photo", images["photo"], 0)
-        self.alignment.canvas.set_layer("aligned_plate", images["aligned_plate"], 1)
-        self.alignment.canvas.set_layer("difference", images["difference"], 2)
+        for canvas, name, z in ((self.alignment.canvas, "photo", 0), (self.alignment.canvas, "aligned_plate", 1),
+                                (self.alignment.canvas, "difference", 2), (self.masks.coarse, "coarse_mask", 0),
+                                (self.masks.alpha, "alpha", 0), (self.cutout.canvas, "cutout", 0)):
+            canvas.set_layer(name, images[name], z, detail=True)
         self.alignment.set_plate_shift(0, 0)
         self.alignment.set_mode(self.alignment.mode)
-        self.masks.coarse.set_layer("coarse_mask", images["coarse_mask"], 0)
-        self.masks.alpha.set_layer("alpha", images["alpha"], 0)
-        self.cutout.canvas.set_layer("cutout", images["cutout"], 0)
         self.masks.alpha.set_layer("hints", images["hints"], 5)
         self.cutout.canvas.set_layer("hints", images["hints_copy"], 5)
         self.has_image = True
@@ -307,3 +344,46 @@ class ViewStack(QStackedWidget):
 
     def zoom_by(self, factor: float) -> None:
         self.set_zoom(self.current_canvas().zoom() * factor)
+
+
+class DetailTiles(QObject):
+    """Answers the canvases' ``detailWanted`` with tiles cut by the worker from the result on screen.
+
+    engine: the ``worker.Engine`` (``detail(...)`` and ``worker.detailReady``). A newer request
+    of a canvas cancels its older one; the canvas ignores answers to anything but its latest.
+    """
+
+    def __init__(self, canvases, engine, parent: Optional[QObject] = None):
+        super().__init__(parent)
+        self.engine = engine
+        self.source = None  # worker.DetailSource of the result on screen
+        self._jobs: dict[int, tuple[ImageCanvas, int]] = {}
+        self._latest: dict[ImageCanvas, tuple[int, object]] = {}  # canvas -> (job, cancel token)
+        for canvas in canvases:
+            canvas.detailWanted.connect(lambda serial, box, shape, c=canvas: self._request(c, serial, box, shape))
+        engine.worker.detailReady.connect(self._on_detail, Qt.ConnectionType.QueuedConnection)
+
+    def set_source(self, source) -> None:
+        """Cut tiles from ``source`` (a ``worker.DetailSource``; None: no tiles)."""
+        self.source = source
+
+    def _request(self, canvas: ImageCanvas, serial: int, box: tuple, shape: tuple) -> None:
+        previous = self._latest.pop(canvas, None)
+        if previous is not None:
+            previous[1].cancel()
+        source, scale = self.source, canvas.proxy_scale()
+        if source is None or scale is None or source.width <= scale * source.size[0] or canvas.size_px != source.size:
+            canvas.clear_detail()  # the result itself is no finer than the proxy (a small preview)
+            return
+        job, token = self.engine.detail(source, canvas.detail_layers(), box, shape)
+        self._jobs[job] = (canvas, serial)
+        self._latest[canvas] = (job, token)
+
+    def _on_detail(self, out) -> None:
+        canvas, serial = self._jobs.pop(out.job, (None, None))
+        if canvas is None:
+            return
+        if self._latest.get(canvas, (None,))[0] == out.job:
+            del self._latest[canvas]
+        if out.images is not None:
+            canvas.set_detail(serial, out.box, out.images)

@@ -2,8 +2,9 @@
 
 ``PipelineWorker`` (a QObject moved to a QThread) runs requests one at a time:
 loading and matting a pair (a quick preview first, then full resolution), a
-touch-up re-solve, an export, a whole batch and a re-export into a batch's
-output (the batch work itself is in ``batch_jobs``). Requests and results are
+touch-up re-solve, an export, a whole batch, a re-export into a batch's
+output (the batch work itself is in ``batch_jobs``) and full-resolution detail
+tiles for views zoomed in past the screen proxies. Requests and results are
 plain frozen dataclasses (numpy arrays, core dataclasses, QImages, which are
 safe to build off the GUI thread); the worker never touches a widget.
 ``Engine`` lives in the GUI thread, numbers the jobs and hands them over
@@ -13,15 +14,17 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from core.display import DisplayImages, make_display_images, render_hints, render_matte_region
+from core.display import (DisplayImages, make_display_images, render_detail, render_hints,
+                          render_matte_region)
 from core.errors import MattingError
 from core.jobs import CancelToken, Cancelled
 from core.pipeline import MatteOptions, MatteResult
@@ -32,6 +35,7 @@ from .qimage import qimage_from_array
 
 log = logging.getLogger(__name__)
 PREVIEW_MEGAPIXELS = 1.0
+PREVIEW_HANDOFF_S = 0.5  # at most this long the worker waits for the GUI to show a preview
 DISPLAY_LAYERS = ("photo", "aligned_plate", "difference", "coarse_mask", "alpha", "cutout")
 
 
@@ -53,6 +57,7 @@ class RunOutput:
 
     images: layer name -> QImage proxy (see ``core.display.DisplayImages``).
     session: the touch-up session on the full-resolution matte (final results only).
+    shown: set by the GUI once the result is on screen (the worker waits for it after a preview).
     """
 
     job: int
@@ -64,6 +69,7 @@ class RunOutput:
     plate_path: str
     photo_image: Any = None  # core.imageio.LoadedImage (kept for export: bit depth, ICC profile)
     session: Optional[TouchUpSession] = None
+    shown: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,56 @@ class ExportRequest:
     foreground: Any
     options: Any  # core.export.ExportOptions
     force: bool = False
+
+
+@dataclass(frozen=True)
+class DetailSource:
+    """Where detail tiles are cut from: a result on screen and, once final, its touch-up
+    session (whose alpha and foreground change with touch-ups). Holds references only.
+
+    size: (W, H) of the full-resolution photo (the views' coordinates).
+    """
+
+    result: MatteResult
+    session: Optional[TouchUpSession]
+    size: tuple
+
+    @property
+    def width(self) -> int:
+        """Pixels across at the result's working resolution."""
+        return int(self.result.alpha.shape[1])
+
+
+@dataclass(frozen=True)
+class DetailRequest:
+    """Cut ``layers`` of ``source`` over photo-pixel ``box`` at (h, w) ``shape`` (see ``core.display``)."""
+
+    job: int
+    source: DetailSource
+    layers: tuple
+    box: tuple
+    shape: tuple
+    token: CancelToken
+
+
+@dataclass(frozen=True)
+class DetailOutput:
+    """A detail tile: layer name -> QImage covering photo-pixel ``box`` (floats); images is None
+    when the request was cancelled or failed."""
+
+    job: int
+    box: Optional[tuple] = None
+    images: Optional[dict] = None
+
+
+def render_detail_output(request: DetailRequest) -> DetailOutput:
+    """The tile of ``request`` as QImages (any thread; reads the source's arrays in place)."""
+    source = request.source
+    session = source.session
+    alpha, foreground = (session.alpha, session.foreground) if session is not None else (None, None)
+    box, arrays = render_detail(source.result, request.layers, request.box, source.size, request.shape,
+                                alpha, foreground)
+    return DetailOutput(request.job, box, {name: qimage_from_array(a) for name, a in arrays.items()})
 
 
 def images_for_display(display: DisplayImages) -> dict:
@@ -141,6 +197,7 @@ class PipelineWorker(QObject):
     batchProgress = Signal(int, object)  # job, core.batch.BatchProgress
     batchFinished = Signal(object)       # batch_jobs.BatchOutput (also when cancelled)
     reexported = Signal(object)          # batch_jobs.ReexportOutput
+    detailReady = Signal(object)         # DetailOutput (no jobFinished: tiles are not user jobs)
 
     def __init__(self, pipeline_factory: Callable = _default_pipeline, loader: Callable = _default_loader):
         super().__init__()
@@ -213,8 +270,13 @@ class PipelineWorker(QObject):
             if final:
                 session = TouchUpSession(result.photo, result.aligned_plate, result.alpha,
                                          result.foreground, valid=result.valid)
-            self.resultReady.emit(RunOutput(req.job, final, result, display, images_for_display(display),
-                                            req.photo_path, req.plate_path, photo_image, session))
+            out = RunOutput(req.job, final, result, display, images_for_display(display),
+                            req.photo_path, req.plate_path, photo_image, session)
+            self.resultReady.emit(out)
+            if not final:
+                # Let the GUI show the preview before the full-resolution pass competes with it for
+                # the GIL and the cores: that is when the event loop stalled longest.
+                out.shown.wait(PREVIEW_HANDOFF_S)
         self.progress.emit(req.job, "done", 1.0)
 
     @Slot(object)
@@ -224,6 +286,16 @@ class PipelineWorker(QObject):
             region = request.session.apply(request.token)
             self.touchUpReady.emit(render_touchup(request.job, request.session, region, request.display_shape))
         self._guard(request.job, work)
+
+    @Slot(object)
+    def detail(self, request: DetailRequest) -> None:
+        out = DetailOutput(request.job)
+        try:
+            if not request.token.cancelled:
+                out = render_detail_output(request)
+        except Exception:  # a missing tile only leaves the proxy on screen: log, do not interrupt the user
+            log.error("detail tile %s failed:\n%s", request.job, traceback.format_exc())
+        self.detailReady.emit(out if not request.token.cancelled else DetailOutput(request.job))
 
     @Slot(object)
     def export(self, request: ExportRequest) -> None:
@@ -260,6 +332,7 @@ class Engine(QObject):
     _exportRequested = Signal(object)
     _batchRequested = Signal(object)
     _reexportRequested = Signal(object)
+    _detailRequested = Signal(object)
 
     def __init__(self, parent: Optional[QObject] = None, pipeline_factory: Callable = _default_pipeline,
                  loader: Callable = _default_loader):
@@ -273,6 +346,7 @@ class Engine(QObject):
         self._exportRequested.connect(self.worker.export)
         self._batchRequested.connect(self.worker.batch)
         self._reexportRequested.connect(self.worker.reexport)
+        self._detailRequested.connect(self.worker.detail)
         self._next_job = 0
         self.tokens: dict[int, CancelToken] = {}
         self.worker.jobFinished.connect(self._forget)
@@ -326,6 +400,15 @@ class Engine(QObject):
         self._reexportRequested.emit(ReexportRequest(job, str(path), photo_image, session, alignment_verdict,
                                                      batch.export, batch))
         return job
+
+    def detail(self, source: DetailSource, layers, box, shape) -> tuple[int, CancelToken]:
+        """Ask for a detail tile (answered by ``worker.detailReady``); the caller cancels it by the
+        returned token when the view moves on. Not a user job: ``busy`` and ``cancel`` ignore it."""
+        self._next_job += 1
+        token = CancelToken()
+        self._detailRequested.emit(DetailRequest(self._next_job, source, tuple(layers), tuple(box),
+                                                 tuple(shape), token))
+        return self._next_job, token
 
     def cancel(self, job: Optional[int] = None) -> None:
         """Cancel one job, or every queued and running job."""
