@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from .metrics import all_metrics
+from .quality import rank_candidates
 
 SUBSETS = ("plain", "shadow", "close_colour", "transparent", "thin")
 EVAL_SEED_BASE = 0  # training uses seeds >= 1_000_000
@@ -125,7 +126,8 @@ def pick_best(report: dict, candidates: Sequence[str]) -> dict:
             by_item.setdefault(row[0].name, []).append(row)
     rows = []
     for name, options in by_item.items():
-        chosen = max(options, key=lambda row: row[1].quality.score)
+        ranks = rank_candidates([row[1].quality for row in options])
+        chosen = options[max(range(len(options)), key=lambda k: ranks[k])]
         rows.append((chosen[0], chosen[1], chosen[2], sum(row[3] for row in options)))
     return {"items": rows, "failed": []}
 

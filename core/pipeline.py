@@ -20,7 +20,7 @@ from .classical import ClassicalOptions, matte_classical
 from .errors import MattingError, ModelError
 from .foreground import estimate_foreground
 from .jobs import CancelToken, ProgressFn, check, report
-from .quality import QualityScore, score_matte
+from .quality import QualityScore, rank_candidates, score_matte
 from .working import make_small_view, resize_to, scale_to_megapixels
 
 #: auto: the networks when their shipped weights are marked as beating the
@@ -228,14 +228,18 @@ class Pipeline:
                                                             stage_progress, cancel, timer)
             check(cancel)
             with timer.stage("quality"):
-                quality = score_matte(photo, plate, valid, alpha, foreground, alignment.report.verdict, small)
+                # a network's predicted colours are not what the judge tests: it solves its own
+                judged = None if method == "network" else foreground
+                quality = score_matte(photo, plate, valid, alpha, judged, alignment.report.verdict, small)
             made.append((method, coarse, alpha, foreground, quality))
-        best = max(made, key=lambda m: m[4].score)  # the first wins ties: classical is cheapest
-        method, coarse, alpha, foreground, quality = best
+        ranks = rank_candidates([m[4] for m in made])
+        pick = max(range(len(made)), key=lambda k: ranks[k])  # the first wins ties: classical is cheapest
+        method, coarse, alpha, foreground, quality = made[pick]
         candidates = tuple((m[0], m[4].score) for m in made)
         if len(made) > 1:
-            others = ", ".join(f"{m} {score:.2f}" for m, score in candidates if m != method)
-            notes.append(f"picked the {method} matte (quality {quality.score:.2f}) over {others}")
+            others = ", ".join(f"{m[0]} {r:.2f}" for k, (m, r) in enumerate(zip(made, ranks)) if k != pick)
+            notes.append(f"picked the {method} matte (compared on one product area: {ranks[pick]:.2f}, "
+                         f"over {others}; its quality score is {quality.score:.2f})")
         coarse = resize_to(coarse.astype(np.float32), (w, h), cv2.INTER_LINEAR)
         report(progress, "done", 1.0)
         return MatteResult(photo=photo, aligned_plate=plate, valid=valid, alignment=alignment.report,

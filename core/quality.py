@@ -14,16 +14,23 @@ Two tests from DESIGN.md, at about one megapixel (the judge needs area, not deta
 an image needs review when ``score < REVIEW_THRESHOLD`` (0.6: about 5% of the
 product missing, or 10% of it looking like backdrop), when no product was
 found, or when alignment asked for a check.
+
+The judge solves the foreground itself (at its working size) unless given one,
+so mattes from different methods are judged on their alpha alone.
+``rank_candidates`` compares several mattes of one photo: it measures their
+failing areas against one shared product area (the largest), because against
+its own area a matte that takes extra backdrop dilutes its own errors.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
 from .difference import measure_difference
+from .foreground import estimate_foreground
 from .working import SmallView, make_small_view
 
 REVIEW_THRESHOLD = 0.6
@@ -47,21 +54,30 @@ class QualityScore:
     leakage: float
     needs_review: bool
     reasons: tuple = ()
+    #: failing, leaking and product areas in pixels of the judge's working size (for ``rank_candidates``)
+    failing_px: float = 0.0
+    leak_px: float = 0.0
+    product_px: float = 0.0
 
 
 def score_matte(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray, alpha: np.ndarray,
-                foreground: np.ndarray, alignment_verdict: str = "ok",
+                foreground: Optional[np.ndarray] = None, alignment_verdict: str = "ok",
                 small: Optional[SmallView] = None) -> QualityScore:
     """Judge one matte.
 
-    photo, aligned_plate, foreground: HxWx3 float32 [0, 1]; valid: HxW bool;
-    alpha: HxW float32 [0, 1]; small: the shared ``SmallView`` (made here when
-    not given). Returns a ``QualityScore`` (score in [0, 1]).
+    photo, aligned_plate: HxWx3 float32 [0, 1]; valid: HxW bool; alpha: HxW
+    float32 [0, 1]; foreground: HxWx3 float32 [0, 1], or None to solve it from
+    the photo and plate (what a network predicted is then not judged); small:
+    the shared ``SmallView`` (made here when not given). Returns a
+    ``QualityScore`` (score in [0, 1]).
     """
     if small is None:
         small = make_small_view(photo, aligned_plate, valid, _WORK_MEGAPIXELS)
     a = small.shrink(alpha)
-    F = small.shrink(foreground)
+    if foreground is None:
+        F = estimate_foreground(small.photo, small.aligned_plate, a, small.valid, small=small)
+    else:
+        F = small.shrink(foreground)
     B = small.aligned_plate
     # Recompose before blurring: blur spreads the edge identically in both.
     recomposed = cv2.GaussianBlur(a[..., None] * F + (1.0 - a[..., None]) * B, (0, 0), 1.0)
@@ -80,14 +96,15 @@ def score_matte(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray,
     if product_area < 1e-4 * a.size:
         reasons.append("no product was found in the photo; check that the plate matches it")
         return QualityScore(score=0.0, recomposition_error=1.0, leakage=0.0, needs_review=True,
-                            reasons=tuple(reasons))
+                            reasons=tuple(reasons), product_px=product_area)
     area = max(product_area, 0.002 * a.size)
     # Shadow-aware, like the coarse mask: a cast shadow is not a missed product.
     mismatch = measure_difference(I, recomposed.astype(np.float32), v, smooth_px=0, noise=noise).score
-    failing = v & (mismatch > ERROR_SIGMAS)
-    recomposition_error = min(1.0, float(failing.sum()) / area)
+    failing_px = float((v & (mismatch > ERROR_SIGMAS)).sum())
+    recomposition_error = min(1.0, failing_px / area)
     looks_like_plate = np.abs(F - B).mean(axis=2) < LEAK_SIGMAS * leak_noise
-    leakage = min(1.0, float((a * (v & looks_like_plate & (a > 0.5))).sum()) / area)
+    leak_px = float((a * (v & looks_like_plate & (a > 0.5))).sum())
+    leakage = min(1.0, leak_px / area)
 
     score = float(np.exp(-(recomposition_error / 0.10 + leakage / 0.20)))
     if recomposition_error > 0.03:
@@ -99,4 +116,20 @@ def score_matte(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndarray,
         reasons.append("the plate alignment asked for a check")
     needs_review = score < REVIEW_THRESHOLD or alignment_verdict != "ok"
     return QualityScore(score=score, recomposition_error=recomposition_error, leakage=leakage,
-                        needs_review=needs_review, reasons=tuple(reasons))
+                        needs_review=needs_review, reasons=tuple(reasons), failing_px=failing_px,
+                        leak_px=leak_px, product_px=product_area)
+
+
+def rank_candidates(scores: Sequence[QualityScore]) -> list[float]:
+    """Comparable scores in [0, 1] for several mattes of one photo (higher is better).
+
+    Like ``QualityScore.score``, but every matte's failing areas are divided by
+    the same product area, the largest of them: a matte that takes a cast
+    shadow or a patch of backdrop as product no longer shrinks its own errors
+    by growing its area. A matte that found no product scores 0.
+    """
+    if not scores:
+        return []
+    area = max(max(q.product_px for q in scores), 1.0)
+    return [0.0 if q.score == 0.0 and q.failing_px == 0.0 and q.leak_px == 0.0 else
+            float(np.exp(-(q.failing_px / area / 0.10 + q.leak_px / area / 0.20))) for q in scores]

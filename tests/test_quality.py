@@ -55,3 +55,32 @@ def test_alignment_check_forces_review():
     valid = np.ones(alpha.shape, bool)
     q = score_matte(photo, plate, valid, alpha, estimate_foreground(photo, plate, alpha, valid), "check")
     assert q.needs_review and any("alignment" in r for r in q.reasons)
+
+
+def test_taking_a_shadow_as_product_does_not_dilute_errors_when_ranking():
+    """Against its own area a matte that adds a cast shadow to a miss looks better; on one shared area not."""
+    from core.quality import rank_candidates
+
+    photo, plate, alpha = render_scene(seed=17, shadow=True)
+    valid = np.ones(alpha.shape, bool)
+    cols = np.flatnonzero(alpha.max(axis=0) > 0.5)
+    keep = np.arange(alpha.shape[1]) < cols[0] + 0.8 * (cols[-1] - cols[0])  # a fifth of the product missing
+    missing = (alpha * keep).astype(np.float32)
+    shadow = (np.abs(photo - plate).mean(axis=2) > 0.03) & (alpha < 0.01)
+    assert shadow.mean() > 0.01  # the scene has a visible cast shadow
+    with_shadow = np.maximum(missing, shadow.astype(np.float32))
+    judged = [score_matte(photo, plate, valid, a, None) for a in (missing, with_shadow)]
+    assert judged[1].score > judged[0].score  # the flaw rank_candidates exists for
+    ranks = rank_candidates(judged)
+    assert ranks[0] >= ranks[1]
+    assert rank_candidates([]) == []
+
+
+def test_the_judge_solves_the_foreground_when_none_is_given():
+    photo, plate, alpha = render_scene(seed=18)
+    valid = np.ones(alpha.shape, bool)
+    solved = score_matte(photo, plate, valid, alpha, None)
+    given = _judge(photo, plate, alpha)
+    assert solved.score > 0.9 and abs(solved.score - given.score) < 0.05
+    grey = np.full(photo.shape, 0.5, np.float32)  # a wrong predicted colour is not the alpha's fault
+    assert score_matte(photo, plate, valid, alpha, grey).score < solved.score
