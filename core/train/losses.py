@@ -67,6 +67,17 @@ def sobel(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel)
 
 
+def _matte_terms(alpha_pred, foreground_pred, alpha, foreground, photo, plate) -> tuple:
+    """L1 alpha, L1 Sobel gradient of alpha, L1 foreground where the target alpha > 0, and L1 of the
+    recomposite (predicted alpha and foreground over the plate) against the photo (shapes as below)."""
+    l_alpha = F.l1_loss(alpha_pred, alpha)
+    l_grad = F.l1_loss(sobel(alpha_pred), sobel(alpha))
+    inside = (alpha > 0).to(alpha)
+    l_fg = (inside * (foreground_pred - foreground).abs()).sum() / (3 * inside.sum() + 1)
+    l_comp = F.l1_loss(alpha_pred * foreground_pred + (1 - alpha_pred) * plate, photo)
+    return l_alpha, l_grad, l_fg, l_comp
+
+
 def matting_loss(
     alpha_pred: torch.Tensor,
     foreground_pred: torch.Tensor,
@@ -85,12 +96,7 @@ def matting_loss(
     term imperfect by design, so it is weighted lower), and MSE of the error
     map against the detached |alpha_pred - alpha|.
     """
-    l_alpha = F.l1_loss(alpha_pred, alpha)
-    l_grad = F.l1_loss(sobel(alpha_pred), sobel(alpha))
-    inside = (alpha > 0).to(alpha)
-    l_fg = (inside * (foreground_pred - foreground).abs()).sum() / (3 * inside.sum() + 1)
-    recomposite = alpha_pred * foreground_pred + (1 - alpha_pred) * plate
-    l_comp = F.l1_loss(recomposite, photo)
+    l_alpha, l_grad, l_fg, l_comp = _matte_terms(alpha_pred, foreground_pred, alpha, foreground, photo, plate)
     total = l_alpha + l_grad + l_fg + 0.5 * l_comp
     parts = {"alpha": l_alpha.detach(), "grad": l_grad.detach(), "fg": l_fg.detach(), "comp": l_comp.detach()}
     if error_pred is not None:
@@ -132,10 +138,6 @@ def teacher_loss(
     foreground where the teacher's alpha > 0 + L1 recomposite (alpha F + (1 - alpha)
     plate) against the photo: the weights of Sengupta et al. 2020.
     """
-    l_alpha = F.l1_loss(alpha, alpha_teacher)
-    l_grad = F.l1_loss(sobel(alpha), sobel(alpha_teacher))
-    inside = (alpha_teacher > 0).to(alpha)
-    l_fg = (inside * (foreground - foreground_teacher).abs()).sum() / (3 * inside.sum() + 1)
-    l_comp = F.l1_loss(alpha * foreground + (1 - alpha) * plate, photo)
+    l_alpha, l_grad, l_fg, l_comp = _matte_terms(alpha, foreground, alpha_teacher, foreground_teacher, photo, plate)
     total = 2 * l_alpha + 4 * l_grad + l_fg + l_comp
     return total, {"alpha": l_alpha.detach(), "grad": l_grad.detach(), "fg": l_fg.detach(), "comp": l_comp.detach()}
