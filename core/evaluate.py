@@ -152,7 +152,24 @@ def summarise(report: dict) -> str:
                          + f" {secs:6.2f}")
         for name, message in data["failed"]:
             lines.append(f"{method:<10} FAILED {name}: {message}")
+    lines += compare_pick(report, keys)
     return "\n".join(lines)
+
+
+def compare_pick(report: dict, keys: Sequence[str]) -> list:
+    """Lines "best vs METHOD: SAD -0.123 ..." (mean differences over the items both scored; negative
+    is better for SAD/MSE/Grad/Conn, positive for IoU); none without a "best" entry."""
+    if "best" not in report:
+        return []
+    picked = {item.name: m for item, _, m, _ in report["best"]["items"] if m is not None}
+    lines = []
+    for method, data in report.items():
+        pairs = [(picked[item.name], m) for item, _, m, _ in data["items"]
+                 if method != "best" and m is not None and item.name in picked]
+        if pairs:
+            diffs = " ".join(f"{k} {np.mean([p[k] - c[k] for p, c in pairs]):+.3f}" for k in keys)
+            lines.append(f"best vs {method}: {diffs} (n={len(pairs)})")
+    return lines
 
 
 def _checkerboard(h: int, w: int, cell: int = 12) -> np.ndarray:

@@ -48,14 +48,24 @@ def test_connectivity_error_penalises_detached_blobs():
     assert set(all_metrics(truth, truth)) == {"SAD", "MSE", "Grad", "Conn", "IoU"}
 
 
-def test_eval_best_takes_the_highest_quality_candidate_per_item():
+def test_eval_best_takes_the_candidate_the_judge_ranks_first_per_item():
     from types import SimpleNamespace as NS
 
-    from core.evaluate import pick_best
+    from core.evaluate import pick_best, summarise
+    from core.quality import QualityScore
 
-    item_a, item_b = NS(name="a"), NS(name="b")
-    row = lambda item, score, sad, secs: (item, NS(quality=NS(score=score)), {"SAD": sad}, secs)
-    report = {"classical": {"items": [row(item_a, 0.9, 1.0, 1.0), row(item_b, 0.2, 9.0, 1.0)]},
-              "network": {"items": [row(item_a, 0.5, 0.5, 2.0), row(item_b, 0.8, 2.0, 2.0)]}}
-    best = pick_best(report, ["classical", "network"])["items"]
-    assert [(r[0].name, r[2]["SAD"], r[3]) for r in best] == [("a", 1.0, 3.0), ("b", 2.0, 3.0)]
+    def row(item, failing, leak, area, sad, secs):
+        q = QualityScore(0.5, failing / area, leak / area, False, (), failing, leak, area)
+        return (item, NS(quality=q), {k: sad for k in ("SAD", "MSE", "Grad", "Conn", "IoU")}, secs)
+
+    item_a, item_b = NS(name="a", subsets=("plain",)), NS(name="b", subsets=("shadow",))
+    # b: classical took a 1000 px shadow as product; against its own area its larger miss would look smaller
+    report = {"classical": {"items": [row(item_a, 10, 0, 1000, 1.0, 1.0), row(item_b, 60, 0, 2000, 9.0, 1.0)],
+                            "failed": []},
+              "network": {"items": [row(item_a, 50, 0, 1000, 0.5, 2.0), row(item_b, 40, 0, 1000, 2.0, 2.0)],
+                          "failed": []}}
+    best = pick_best(report, ["classical", "network"])
+    assert [(r[0].name, r[2]["SAD"], r[3]) for r in best["items"]] == [("a", 1.0, 3.0), ("b", 2.0, 3.0)]
+    report["best"] = best
+    text = summarise(report)
+    assert "best vs classical: SAD -3.500" in text and "best vs network: SAD +0.250" in text
