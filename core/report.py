@@ -14,6 +14,7 @@ import io
 import math
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 from urllib.parse import quote
@@ -21,13 +22,16 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
+from .align import AlignmentReport
 from .batch import FAILED, OK, REVIEW, SKIPPED, STATUSES, BatchItem, BatchResult
 from .errors import ImageWriteError
 from .imagewrite import atomic_output
+from .quality import QualityScore
 
 COLUMNS = ("photo", "plate", "output", "status", "quality", "recomposition_error", "leakage", "reasons", "method",
            "alignment", "residual_px", "inliers", "seconds", "error", "notes")
 CSV_NAME, HTML_NAME = "report.csv", "report.html"
+EARLIER_NOTE = "from an earlier run (its output was kept)"
 
 
 def order_for_review(items: Sequence[BatchItem]) -> list[BatchItem]:
@@ -79,15 +83,64 @@ def write_report_csv(items: Sequence[BatchItem], path) -> Path:
 
 
 def write_report(result: BatchResult, folder) -> tuple[Path, Path]:
-    """``report.csv`` and ``report.html`` in ``folder`` (created if needed); returns both paths."""
+    """``report.csv`` and ``report.html`` in ``folder`` (created if needed); returns both paths.
+
+    A photo skipped because its output exists keeps the figures an earlier
+    ``report.csv`` in ``folder`` gave it (see ``carry_over``), so a resumed batch
+    still lists the photos that need review.
+    """
     folder = Path(folder).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ImageWriteError(f"the report folder cannot be created ({exc.strerror or exc}); "
                               "choose a folder you can write to", folder) from None
-    return (write_report_csv(result.items, folder / CSV_NAME),
-            write_report_html(result, folder / HTML_NAME))
+    items = carry_over(result.items, read_report_csv(folder / CSV_NAME))
+    return (write_report_csv(items, folder / CSV_NAME),
+            write_report_html(result, folder / HTML_NAME, items))
+
+
+def read_report_csv(path) -> dict:
+    """Rows of an earlier ``report.csv`` by output path (column -> text); {} when absent or unreadable."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return {row["output"]: row for row in csv.DictReader(handle) if row.get("output")}
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError):
+        return {}
+
+
+def _float(text: str, default: float = math.nan) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def carry_over(items: Sequence[BatchItem], earlier: dict) -> list[BatchItem]:
+    """``items`` with every skipped one (output exists) replaced by its earlier result, when
+    ``earlier`` (see ``read_report_csv``) has one for the same output that was "ok" or "needs review"."""
+    merged = []
+    for item in items:
+        row = earlier.get(str(item.job.output)) if item.status == SKIPPED else None
+        if row is None or row.get("status") not in (OK, REVIEW) or not item.job.output.exists():
+            merged.append(item)
+            continue
+        reasons = tuple(r for r in row.get("reasons", "").split("; ") if r)
+        quality = QualityScore(score=_float(row.get("quality"), 0.0),
+                               recomposition_error=_float(row.get("recomposition_error"), 0.0),
+                               leakage=_float(row.get("leakage"), 0.0), needs_review=row["status"] == REVIEW,
+                               reasons=reasons)
+        alignment = None
+        if row.get("alignment"):
+            inliers = int(_float(row.get("inliers"), 0.0))
+            alignment = AlignmentReport(homography=np.eye(3), matches=inliers, inliers=inliers,
+                                        inlier_fraction=math.nan, residual_px=_float(row.get("residual_px")),
+                                        gain=np.ones(3), verdict=row["alignment"], message="")
+        notes = tuple(n for n in row.get("notes", "").split("; ") if n and n != EARLIER_NOTE)
+        merged.append(replace(item, status=row["status"], seconds=_float(row.get("seconds"), 0.0),
+                              quality=quality, method=row.get("method") or None, alignment=alignment,
+                              error=None, notes=notes + (EARLIER_NOTE,)))
+    return merged
 
 
 def summarize(result: BatchResult) -> str:
@@ -185,15 +238,21 @@ def _row(item: BatchItem, folder: Path) -> str:
     return f'<tr class="{css}">{"".join(cells)}<td class="info">{"<br>".join(lines)}</td></tr>'
 
 
-def write_report_html(result: BatchResult, path) -> Path:
-    """The contact sheet for ``result`` (photo, alpha and cut-out thumbnails, figures), written atomically."""
+def write_report_html(result: BatchResult, path, items: Optional[Sequence[BatchItem]] = None) -> Path:
+    """The contact sheet for ``result`` (photo, alpha and cut-out thumbnails, figures), written atomically.
+
+    items: the rows to list, when not ``result.items`` (e.g. with earlier results carried over).
+    """
     path = Path(path)
     title = "Matting Studio batch report"
     status = " (interrupted)" if result.cancelled else ""
-    rows = "\n".join(_row(item, path.parent) for item in order_for_review(result.items))
+    items = result.items if items is None else items
+    carried = sum(EARLIER_NOTE in item.notes for item in items)
+    summary = summarize(result) + (f"; {carried} earlier results listed again" if carried else "")
+    rows = "\n".join(_row(item, path.parent) for item in order_for_review(items))
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
             f"<style>{_STYLE}</style>\n</head>\n<body>\n<h1>{title}{status}</h1>\n"
-            f"<p>{html.escape(summarize(result))}. Written {time.strftime('%Y-%m-%d %H:%M')}; photos that "
+            f"<p>{html.escape(summary)}. Written {time.strftime('%Y-%m-%d %H:%M')}; photos that "
             "need review come first.</p>\n<table>\n<thead><tr><th>Photo</th><th>Alpha</th><th>Cut-out</th>"
             f"<th>Result</th></tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>\n</body>\n</html>\n")
     return _write_text(path, page)

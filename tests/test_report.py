@@ -106,3 +106,26 @@ def test_summary_and_atomic_rewrite(result, tmp_path):
     text = summarize(interrupted)
     assert text.startswith("2 of 6 photos: 1 ok, 1 need review in 1m30s")
     assert "1.3 images/min" in text
+
+
+def test_a_resumed_batch_lists_the_earlier_results_of_the_photos_it_skipped(result, tmp_path):
+    folder = tmp_path / "reports"
+    write_report(result, folder)
+    for item in result.items:  # the first run wrote these outputs
+        item.job.output.parent.mkdir(parents=True, exist_ok=True)
+        item.job.output.write_bytes(b"png")
+    rerun = BatchResult(items=tuple(_item(tmp_path, i.job.photo.stem, SKIPPED, error="exists") if i.status != FAILED
+                                    else i for i in result.items), cancelled=False, seconds=0.5, total=6)
+    csv_path, html_path = write_report(rerun, folder)
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        rows = {Path(r["photo"]).stem: r for r in csv.DictReader(f)}
+    assert [rows[n]["status"] for n in ("IMG_1", "IMG_2", "IMG_3", "IMG_4", "IMG_5")] == [OK, REVIEW, FAILED, SKIPPED, REVIEW]
+    assert rows["IMG_5"]["quality"] == "0.210" and rows["IMG_2"]["residual_px"] == "0.40"
+    assert "recompose" in rows["IMG_2"]["reasons"] and "earlier run" in rows["IMG_2"]["notes"]
+    page = html_path.read_text(encoding="utf-8")
+    assert "5 skipped (output exists)" in page and "4 earlier results listed again" in page
+    assert page.index("IMG_5") < page.index("IMG_2") < page.index("IMG_1")  # still the review order
+    write_report(rerun, folder)  # a third run: the note is not repeated
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        notes = [r["notes"] for r in csv.DictReader(f) if Path(r["photo"]).stem == "IMG_1"][0]
+    assert notes.count("earlier run") == 1
