@@ -58,6 +58,8 @@ class BatchItem:
     photo (loading, pipeline, writing; they overlap with neighbouring photos).
     quality, method, alignment, notes: from the pipeline (None / () when it did not run).
     error: for "failed" the message naming the file, for "skipped" why (e.g. "exists").
+    earlier: the figures come from an earlier run's report (the photo was skipped this time,
+    its output kept; see ``core.report.carry_over``).
     """
 
     job: BatchJob
@@ -69,6 +71,7 @@ class BatchItem:
     error: Optional[str] = None
     thumbnails: Optional[Thumbnails] = None
     notes: tuple = ()
+    earlier: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,8 @@ class BatchResult:
 
     @property
     def processed(self) -> int:
-        """Jobs the pipeline ran on (everything but the skipped)."""
-        return len(self.items) - self.count(SKIPPED)
+        """Jobs the pipeline ran on (everything but the skipped and the earlier results)."""
+        return sum(item.status != SKIPPED and not item.earlier for item in self.items)
 
 
 # ---------------------------------------------------------------------------------------------- running

@@ -95,9 +95,14 @@ def write_report(result: BatchResult, folder) -> tuple[Path, Path]:
     except OSError as exc:
         raise ImageWriteError(f"the report folder cannot be created ({exc.strerror or exc}); "
                               "choose a folder you can write to", folder) from None
-    items = carry_over(result.items, read_report_csv(folder / CSV_NAME))
-    return (write_report_csv(items, folder / CSV_NAME),
-            write_report_html(result, folder / HTML_NAME, items))
+    result = with_earlier_results(result, folder)
+    return (write_report_csv(result.items, folder / CSV_NAME),
+            write_report_html(result, folder / HTML_NAME))
+
+
+def with_earlier_results(result: BatchResult, folder) -> BatchResult:
+    """``result`` with its skipped photos' earlier results from ``folder``'s report.csv (see ``carry_over``)."""
+    return replace(result, items=tuple(carry_over(result.items, read_report_csv(Path(folder) / CSV_NAME))))
 
 
 def read_report_csv(path) -> dict:
@@ -139,7 +144,7 @@ def carry_over(items: Sequence[BatchItem], earlier: dict) -> list[BatchItem]:
         notes = tuple(n for n in row.get("notes", "").split("; ") if n and n != EARLIER_NOTE)
         merged.append(replace(item, status=row["status"], seconds=_float(row.get("seconds"), 0.0),
                               quality=quality, method=row.get("method") or None, alignment=alignment,
-                              error=None, notes=notes + (EARLIER_NOTE,)))
+                              error=None, notes=notes + (EARLIER_NOTE,), earlier=True))
     return merged
 
 
@@ -148,6 +153,9 @@ def summarize(result: BatchResult) -> str:
     counts = [(result.count(OK), "ok"), (result.count(REVIEW), "need review"), (result.count(FAILED), "failed"),
               (result.count(SKIPPED), "skipped (output exists)")]
     parts = ", ".join(f"{n} {what}" for n, what in counts if n) or "nothing done"
+    earlier = sum(item.earlier for item in result.items)
+    if earlier:
+        parts += f" ({earlier} of them cut by an earlier run)"
     done = f"{len(result.items)} of {result.total}" if result.cancelled else f"{result.total}"
     rate = ""
     if result.processed and result.seconds > 0:
@@ -238,18 +246,13 @@ def _row(item: BatchItem, folder: Path) -> str:
     return f'<tr class="{css}">{"".join(cells)}<td class="info">{"<br>".join(lines)}</td></tr>'
 
 
-def write_report_html(result: BatchResult, path, items: Optional[Sequence[BatchItem]] = None) -> Path:
-    """The contact sheet for ``result`` (photo, alpha and cut-out thumbnails, figures), written atomically.
-
-    items: the rows to list, when not ``result.items`` (e.g. with earlier results carried over).
-    """
+def write_report_html(result: BatchResult, path) -> Path:
+    """The contact sheet for ``result`` (photo, alpha and cut-out thumbnails, figures), written atomically."""
     path = Path(path)
     title = "Matting Studio batch report"
     status = " (interrupted)" if result.cancelled else ""
-    items = result.items if items is None else items
-    carried = sum(EARLIER_NOTE in item.notes for item in items)
-    summary = summarize(result) + (f"; {carried} earlier results listed again" if carried else "")
-    rows = "\n".join(_row(item, path.parent) for item in order_for_review(items))
+    summary = summarize(result)
+    rows = "\n".join(_row(item, path.parent) for item in order_for_review(result.items))
     page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
             f"<style>{_STYLE}</style>\n</head>\n<body>\n<h1>{title}{status}</h1>\n"
             f"<p>{html.escape(summary)}. Written {time.strftime('%Y-%m-%d %H:%M')}; photos that "

@@ -115,10 +115,12 @@ def throttled(send: Callable[[Any], None], interval: float = PROGRESS_INTERVAL_S
 def run_batch_request(request: BatchRequest, pipeline, send_progress: Callable[[Any], None]) -> BatchOutput:
     """Run the batch with ``pipeline``, write its report (also when cancelled: it lists what was done)."""
     from core.batch import run_batch
-    from core.report import write_report
+    from core.report import with_earlier_results, write_report
 
     result = run_batch(request.jobs, options=request.options, export=request.export, force=request.force,
                        pipeline=pipeline, progress=throttled(send_progress), cancel=request.token)
+    # a resumed batch: the photos it skipped keep their earlier figures, so flagged ones stay in the list
+    result = with_earlier_results(result, request.report_dir)
     html = csv = error = None
     try:
         csv_path, html_path = write_report(result, request.report_dir)
