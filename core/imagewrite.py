@@ -21,7 +21,6 @@ import numpy as np
 from PIL import Image
 
 from .errors import ImageWriteError
-from .imageio import _quantize, _tiff_entries
 
 # ---------------------------------------------------------------------------------------------- writing
 
@@ -195,6 +194,8 @@ def _check_write_arrays(path: Path, pixels, alpha) -> tuple[np.ndarray, Optional
 
 def _interleave(pixels: np.ndarray, alpha: Optional[np.ndarray], depth: int, bgr: bool) -> np.ndarray:
     """Integer HxW (grey), HxWx3 or HxWx4 in OpenCV (BGR) or Pillow (RGB) channel order."""
+    from .imageio import _quantize  # imageio re-exports this module: import at use, not at load
+
     maxval, dtype = (255, np.uint8) if depth == 8 else (65535, np.uint16)
     colour = _quantize(np.ascontiguousarray(pixels), maxval, dtype)
     if colour.ndim == 2:
@@ -243,6 +244,8 @@ def _tiff_with_tags(data: memoryview, tags: dict) -> list:
     The enlarged directory and the tag values are appended and the header pointed at it;
     every offset in the file stays valid because nothing moves. tags: {tag: (type, count, value bytes)}.
     """
+    from .imageio import _tiff_entries
+
     if not tags:
         return [data]
     endian, found = _tiff_entries(data)

@@ -30,6 +30,25 @@ def test_core_never_imports_qt():
     assert bad.strip() == "[]"
 
 
+def test_every_module_imports_on_its_own():
+    """Each module of core and studio imports first in a fresh interpreter state (no import cycle
+    that works only in one order)."""
+    out = _python(
+        "import pkgutil, importlib, sys, core, studio\n"
+        "names = [m.name for pkg in (core, studio) for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.')\n"
+        "         if not m.name.endswith('__main__')]\n"
+        "failed = []\n"
+        "for name in names:\n"
+        "    for loaded in [m for m in sys.modules if m.split('.')[0] in ('core', 'studio')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try: importlib.import_module(name)\n"
+        "    except ImportError as err: failed.append(f'{name}: {err}')\n"
+        "print(len(names), failed)\n")
+    count, failed = out.split(" ", 1)
+    assert int(count) >= 30
+    assert failed.strip() == "[]"
+
+
 def test_version_answers_without_torch_qt_or_opencv():
     out = _python(
         "import sys, contextlib, io\n"
