@@ -168,6 +168,17 @@ def test_batch_runs_in_the_worker_and_lists_flagged_and_failed_first(window, qtb
     assert panel.summary.text().startswith("4 photos: 2 ok, 1 need review, 1 failed")
     assert remembered_choices(window.settings)["input"] == str(shots.folder)
 
+    # run again: the cut photos are skipped, yet the flagged one stays first in the review list
+    window.batch.show_dialog()
+    _fill(dialog, shots)
+    with qtbot.waitSignal(dialog.batchFinished, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
+    assert len(threads) == 3  # nothing was cut again (the damaged file fails before the pipeline)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    again = [(row.item.job.photo.name, row.status) for row in panel.rows]
+    assert again[0] == ("IMG_3.png", REVIEW) and [s for _, s in again].count(OK) == 2
+    assert "cut by an earlier run" in panel.summary.text()
+
 
 def test_report_and_output_folder_open_on_the_desktop(window, qtbot, monkeypatch, shots):
     opened = []
