@@ -33,6 +33,10 @@ class ClassicalOptions:
     hole_fill_mean: float = 1.8
 
 
+#: a network coarse mask under this is "sure backdrop" (see ``matte_classical``)
+PRIOR_BACKDROP = 0.1
+
+
 def _disk(radius: int) -> np.ndarray:
     r = max(1, int(radius))
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -228,12 +232,18 @@ def matte_classical(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndar
         small = make_small_view(photo, aligned_plate, valid, options.solve_megapixels)
     diff = measure_difference(small.photo, small.aligned_plate, small.valid)
     coarse = coarse_mask_from_difference(diff, options)
+    strong = ((coarse > 0.5) & (diff.score > options.seed_threshold)).astype(np.uint8)
+    veto = None
     if prior is not None:
         prior = small.shrink(prior.astype(np.float32), cv2.INTER_LINEAR)
+        # Wide areas the network is sure are backdrop stay backdrop: there the plate
+        # difference misleads (deep cast shadows, GrabCut spreading into them).
+        veto = cv2.erode((prior < PRIOR_BACKDROP).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
         # Only network regions that touch what the plate shows count: a detached
         # one has no evidence behind it at all.
         prior = prior * join_touching(coarse > 0.5, prior > 0.5)
         coarse = np.maximum(coarse, (prior > 0.5).astype(np.float32))
+        coarse[veto] = 0.0
     check(cancel)
     mask = solve_grabcut(small.photo, coarse, diff.score, options.grabcut_iterations, small.valid, prior)
     # GrabCut's smoothness term cuts thin cables and straps away; pixels the plate
@@ -243,6 +253,9 @@ def matte_classical(photo: np.ndarray, aligned_plate: np.ndarray, valid: np.ndar
     if prior is not None:
         # Confident network regions joined to the solved product fill its colour-match holes.
         mask = join_touching(mask, prior > 0.9)
+        mask[veto] = 0
+        # A cable too thin for the network's resolution is no shadow: thin strong pixels stay.
+        mask |= strong & ~cv2.morphologyEx(strong, cv2.MORPH_OPEN, _disk(3))
     check(cancel)
     alpha = refine_edge(photo, aligned_plate, valid, mask, cancel=cancel, photo_small=small.photo)
     return coarse, alpha

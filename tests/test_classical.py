@@ -134,6 +134,30 @@ def test_network_prior_fills_a_colour_match_the_difference_cannot_see():
     assert guarded[5:25, 5:25].max() < 0.05
 
 
+def test_network_backdrop_drops_a_deep_shadow_but_keeps_a_thin_cable():
+    """Where the network is sure of backdrop over a wide area (a shadow too deep for the shadow
+    test) the hybrid trusts it; a cable too thin for the network stays."""
+    photo, plate, alpha = render_scene(seed=12, hole=False, shadow=False)
+    h, w = alpha.shape
+    photo, alpha = photo.copy(), alpha.copy()
+    shadow = np.zeros((h, w), np.float32)
+    cv2.ellipse(shadow, (w // 2, h - 12), (w // 3, 10), 0, 0, 360, 1.0, -1)
+    shadow = cv2.GaussianBlur(shadow, (0, 0), 3.0) * (alpha < 0.01)
+    photo *= (1.0 - 0.85 * shadow)[..., None]  # 15% of the light left: deeper than SHADOW_MIN_RATIO
+    cable = np.zeros((h, w), np.float32)
+    cv2.line(cable, (8, 10), (w // 4, 40), 1.0, 2, cv2.LINE_AA)
+    photo = cable[..., None] * 0.05 + (1.0 - cable[..., None]) * photo
+    deep = shadow > 0.5
+    prior = cv2.GaussianBlur(alpha, (0, 0), 1.5)  # the network sees the body, not the cable
+    alpha = np.maximum(alpha, cable)
+    _, plain = matte_classical(photo, plate, _valid(photo.shape))
+    assert plain[deep].mean() > 0.5  # the failure this is for: the plate difference takes it as product
+    _, hybrid = matte_classical(photo, plate, _valid(photo.shape), prior=prior)
+    assert hybrid[deep].mean() < 0.05
+    assert hybrid[cable > 0.9].mean() > 0.8
+    assert iou(hybrid, alpha) > 0.95
+
+
 def test_thin_cable_survives_grabcut():
     photo, plate, alpha = render_scene(seed=10, hole=False, shadow=False)
     h, w = alpha.shape
