@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .metrics import all_metrics
-from .quality import rank_candidates
+from .quality import pick_candidate
 
 SUBSETS = ("plain", "shadow", "close_colour", "transparent", "thin")
 EVAL_SEED_BASE = 0  # training uses seeds >= 1_000_000
@@ -90,8 +90,8 @@ def evaluate(items: Sequence[DevItem], methods: Sequence[str], progress=None) ->
     """{method: {"items": [(item, result, metrics|None, seconds)], "failed": [(name, message)]}}.
 
     "best" is not run again: for each item it takes, among the candidates run
-    here, the result the quality judge scores highest (the pipeline's own rule,
-    first candidate on ties), and counts the time of all of them.
+    here, the result the quality judge keeps (the pipeline's own rule), and
+    counts the time of all of them.
     """
     from .errors import MattingError
     from .pipeline import MatteOptions, Pipeline
@@ -114,20 +114,22 @@ def evaluate(items: Sequence[DevItem], methods: Sequence[str], progress=None) ->
                 progress(method, (k + 1) / len(items))
         report[method] = {"items": rows, "failed": failed}
     if "best" in methods:
-        report["best"] = pick_best(report, [m for m in ("classical", "hybrid", "network") if m in report])
+        trusted = "network" if "network" in report and pipeline.networks_recommended() else None
+        report["best"] = pick_best(report, [m for m in ("classical", "hybrid", "network") if m in report], trusted)
     return report
 
 
-def pick_best(report: dict, candidates: Sequence[str]) -> dict:
-    """Per item, the candidate row with the highest quality score (see ``evaluate``)."""
+def pick_best(report: dict, candidates: Sequence[str], trusted: Optional[str] = None) -> dict:
+    """Per item, the candidate row the judge keeps (``core.quality.pick_candidate``, with
+    ``trusted`` as the pipeline sets it; see ``evaluate``)."""
     by_item = {}
     for method in candidates:
         for row in report[method]["items"]:
             by_item.setdefault(row[0].name, []).append(row)
     rows = []
     for name, options in by_item.items():
-        ranks = rank_candidates([row[1].quality for row in options])
-        chosen = options[max(range(len(options)), key=lambda k: ranks[k])]
+        chosen = options[pick_candidate([row[1].method for row in options], [row[1].quality for row in options],
+                                        trusted)]
         rows.append((chosen[0], chosen[1], chosen[2], sum(row[3] for row in options)))
     return {"items": rows, "failed": []}
 

@@ -20,7 +20,7 @@ from .classical import ClassicalOptions, matte_classical
 from .errors import MattingError, ModelError
 from .foreground import estimate_foreground
 from .jobs import CancelToken, ProgressFn, check, report
-from .quality import QualityScore, rank_candidates, score_matte
+from .quality import QualityScore, pick_candidate, rank_candidates, score_matte
 from .working import make_small_view, resize_to, scale_to_megapixels
 
 #: auto: the networks when their shipped weights are marked as beating the
@@ -233,13 +233,15 @@ class Pipeline:
                 quality = score_matte(photo, plate, valid, alpha, judged, alignment.report.verdict, small)
             made.append((method, coarse, alpha, foreground, quality))
         ranks = rank_candidates([m[4] for m in made])
-        pick = max(range(len(made)), key=lambda k: ranks[k])  # the first wins ties: classical is cheapest
+        trusted = "network" if len(made) > 1 and self.networks_recommended() else None
+        pick = pick_candidate([m[0] for m in made], [m[4] for m in made], trusted)
         method, coarse, alpha, foreground, quality = made[pick]
         candidates = tuple((m[0], m[4].score) for m in made)
         if len(made) > 1:
             others = ", ".join(f"{m[0]} {r:.2f}" for k, (m, r) in enumerate(zip(made, ranks)) if k != pick)
+            why = " (the networks are trusted unless another matte ranks clearly higher)" if trusted else ""
             notes.append(f"picked the {method} matte (compared on one product area: {ranks[pick]:.2f}, "
-                         f"over {others}; its quality score is {quality.score:.2f})")
+                         f"over {others}; its quality score is {quality.score:.2f}){why}")
         coarse = resize_to(coarse.astype(np.float32), (w, h), cv2.INTER_LINEAR)
         report(progress, "done", 1.0)
         return MatteResult(photo=photo, aligned_plate=plate, valid=valid, alignment=alignment.report,

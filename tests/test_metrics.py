@@ -56,7 +56,8 @@ def test_eval_best_takes_the_candidate_the_judge_ranks_first_per_item():
 
     def row(item, failing, leak, area, sad, secs):
         q = QualityScore(0.5, failing / area, leak / area, False, (), failing, leak, area)
-        return (item, NS(quality=q), {k: sad for k in ("SAD", "MSE", "Grad", "Conn", "IoU")}, secs)
+        method = "classical" if secs == 1.0 else "network"
+        return (item, NS(quality=q, method=method), {k: sad for k in ("SAD", "MSE", "Grad", "Conn", "IoU")}, secs)
 
     item_a, item_b = NS(name="a", subsets=("plain",)), NS(name="b", subsets=("shadow",))
     # b: classical took a 1000 px shadow as product; against its own area its larger miss would look smaller
@@ -66,6 +67,9 @@ def test_eval_best_takes_the_candidate_the_judge_ranks_first_per_item():
                           "failed": []}}
     best = pick_best(report, ["classical", "network"])
     assert [(r[0].name, r[2]["SAD"], r[3]) for r in best["items"]] == [("a", 1.0, 3.0), ("b", 2.0, 3.0)]
+    # trusted networks keep item a: classical ranks higher there, but not by the trust margin
+    trusting = pick_best(report, ["classical", "network"], trusted="network")
+    assert [r[2]["SAD"] for r in trusting["items"]] == [0.5, 2.0]
     report["best"] = best
     text = summarise(report)
     assert "best vs classical: SAD -3.500" in text and "best vs network: SAD +0.250" in text

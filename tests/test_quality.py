@@ -84,3 +84,17 @@ def test_the_judge_solves_the_foreground_when_none_is_given():
     assert solved.score > 0.9 and abs(solved.score - given.score) < 0.05
     grey = np.full(photo.shape, 0.5, np.float32)  # a wrong predicted colour is not the alpha's fault
     assert score_matte(photo, plate, valid, alpha, grey).score < solved.score
+
+
+def test_a_trusted_method_is_kept_unless_another_ranks_clearly_higher():
+    from core.quality import TRUST_MARGIN, QualityScore, pick_candidate
+
+    def q(failing):
+        return QualityScore(0.5, failing / 1000, 0.0, False, (), failing, 0.0, 1000.0)
+
+    methods = ("classical", "hybrid", "network")
+    assert pick_candidate(methods, [q(0), q(0), q(30)]) == 0           # untrusted: the top rank, first on ties
+    assert pick_candidate(methods, [q(0), q(0), q(30)], "network") == 2  # exp(-0.3): within the margin
+    assert TRUST_MARGIN < 1.0 - float(np.exp(-3.0))
+    assert pick_candidate(methods, [q(0), q(0), q(300)], "network") == 0  # the network missed the product
+    assert pick_candidate(("classical",), [q(10)], "network") == 0
