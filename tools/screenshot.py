@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="1500x950", help="window size WIDTHxHEIGHT")
     parser.add_argument("--photo", type=Path)
     parser.add_argument("--plate", type=Path)
-    parser.add_argument("--method", default="classical", choices=("auto", "network", "classical"))
+    parser.add_argument("--method", default="auto", choices=("auto", "network", "classical"))
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY"):
