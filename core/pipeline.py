@@ -208,14 +208,14 @@ class Pipeline:
         with timer.stage("prepare"):
             small = make_small_view(photo, plate, valid, options.classical.solve_megapixels)
         check(cancel)
-        notes, made = [], []
+        notes, made, shared = [], [], {}
         for k, method in enumerate(methods):
             def stage_progress(stage, fraction, k=k):
                 report(progress, stage, 0.3 + 0.65 * (k + fraction) / len(methods))
 
             try:
                 coarse, alpha, foreground = self._candidate(method, photo, plate, valid, small, options,
-                                                            stage_progress, cancel, timer)
+                                                            stage_progress, cancel, timer, shared)
             except ModelError as err:
                 if options.method in ("network", "hybrid"):
                     raise
@@ -225,7 +225,7 @@ class Pipeline:
                 notes.append(f"used the classical method: {err}")
                 method = "classical"
                 coarse, alpha, foreground = self._candidate(method, photo, plate, valid, small, options,
-                                                            stage_progress, cancel, timer)
+                                                            stage_progress, cancel, timer, shared)
             check(cancel)
             with timer.stage("quality"):
                 # a network's predicted colours are not what the judge tests: it solves its own
@@ -249,15 +249,20 @@ class Pipeline:
                            timings=dict(timer.timings), method=method, notes=tuple(notes),
                            candidates=candidates)
 
-    def _candidate(self, method, photo, plate, valid, small, options, progress, cancel, timer):
-        """(coarse, alpha, foreground) by one method; coarse may be at any resolution."""
+    def _candidate(self, method, photo, plate, valid, small, options, progress, cancel, timer, shared):
+        """(coarse, alpha, foreground) by one method; coarse may be at any resolution.
+
+        shared: a dict kept across one photo's candidates (the network's coarse mask is made once).
+        """
         prior = None
         if method in ("network", "hybrid"):
             from .models import inference
 
             progress("coarse", 0.0)
-            with timer.stage("coarse"):
-                prior = inference.predict_coarse_mask(photo, plate, device=self.device)
+            if "prior" not in shared:
+                with timer.stage("coarse"):
+                    shared["prior"] = inference.predict_coarse_mask(photo, plate, device=self.device)
+            prior = shared["prior"]
             check(cancel)
         if method == "network":
             progress("refine", 0.3)

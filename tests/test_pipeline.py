@@ -69,9 +69,9 @@ def test_best_picks_the_candidate_the_judge_scores_highest(scene, monkeypatch):
     monkeypatch.setattr(Pipeline, "networks_available", staticmethod(lambda: True))
     real = Pipeline._candidate
 
-    def fake_candidate(self, method, photo_, plate_, valid, small, options, progress, cancel, timer):
+    def fake_candidate(self, method, photo_, plate_, valid, small, options, progress, cancel, timer, shared):
         if method == "classical":
-            return real(self, method, photo_, plate_, valid, small, options, progress, cancel, timer)
+            return real(self, method, photo_, plate_, valid, small, options, progress, cancel, timer, shared)
         # A poor "network" result (half the product) and a good "hybrid" one (the truth).
         cut = alpha * (np.arange(alpha.shape[1]) < alpha.shape[1] // 2) if method == "network" else alpha
         cut = cut.astype(np.float32)
@@ -86,6 +86,19 @@ def test_best_picks_the_candidate_the_judge_scores_highest(scene, monkeypatch):
     assert scores["network"] < scores["classical"]
     assert result.method == max(scores, key=scores.get) and result.method != "network"
     assert any("picked" in n for n in result.notes)
+
+
+def test_best_predicts_the_coarse_mask_once_for_both_network_candidates(scene, monkeypatch):
+    if not Pipeline.networks_available():
+        pytest.skip("no network weights in resources/models")
+    from core.models import inference
+
+    calls = []
+    real = inference.predict_coarse_mask
+    monkeypatch.setattr(inference, "predict_coarse_mask", lambda *a, **k: calls.append(1) or real(*a, **k))
+    photo, plate, _ = scene
+    result = Pipeline().run(photo, plate, MatteOptions(method="best"))
+    assert {m for m, _ in result.candidates} == {"classical", "hybrid", "network"} and len(calls) == 1
 
 
 def test_plate_offset_nudges_the_aligned_plate(scene):
