@@ -170,6 +170,27 @@ def test_eval_seeds_are_never_rendered_for_training():
     assert 0 <= float(item["alpha"].min()) and float(item["alpha"].max()) <= 1
 
 
+def test_hard_fraction_forces_the_hard_subsets():
+    from core.synth import make_pair
+    from core.train.data import HARD_TAGS, TRAIN_SEED_BASE, hard_tags
+
+    seeds = range(TRAIN_SEED_BASE, TRAIN_SEED_BASE + 200)
+    assert all(not hard_tags(s, 0.0) for s in seeds)
+    forced = [hard_tags(s, 1.0) for s in seeds]
+    assert all(len(t) == 1 and t <= set(HARD_TAGS) for t in forced)
+    assert {t for f in forced for t in f} == set(HARD_TAGS)  # every subset is drawn
+    half = sum(bool(hard_tags(s, 0.5)) for s in seeds)
+    assert 70 <= half <= 130
+    # the rendered pair belongs to the forced subset; with no subset it is the plain "mixed" pair
+    seed = next(s for s in seeds if hard_tags(s, 1.0) == {"transparent"})
+    pair, _ = render_pair(seed, 64, None, hard_fraction=1.0)
+    assert "transparent" in pair.tags
+    plain, _ = render_pair(seed, 64, None, hard_fraction=0.0)
+    np.testing.assert_array_equal(plain.alpha, make_pair(seed, size=(64, 64), kind="mixed").alpha)
+    with pytest.raises(ValueError, match="hard_fraction"):
+        PairDataset(48, None, hard_fraction=1.5)
+
+
 def test_degraded_mask_stays_near_the_true_alpha():
     alpha = np.zeros((64, 64), np.float32)
     alpha[16:48, 16:48] = 1
@@ -197,6 +218,8 @@ def test_resume_keeps_saved_options_unless_given():
     config = resolve_config(task, {"size": None, "steps": 12_000, "stem_stride": 2, "threads": 1}, saved)
     assert config["size"] == 256 and config["steps"] == 12_000 and config["stem_stride"] == 4
     assert resolve_config(task, {"size": None}, None)["size"] == task.default_size
+    assert config["hard_fraction"] == 0.5  # runs saved before the option resume with the default
+    assert resolve_config(task, {"hard_fraction": 0.2}, {**saved, "hard_fraction": 0.5})["hard_fraction"] == 0.2
 
 
 @pytest.mark.slow

@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mirror", default=None, help="also copy last.pt/log.csv here at every checkpoint; --resume falls back to it")
     parser.add_argument("--init-weights", default=None, help="with no checkpoint to resume: start from this exported weights file")
     parser.add_argument("--swa", action="store_true", help="average weights over the last quarter of the steps")
+    parser.add_argument("--hard-fraction", type=float, default=None,
+                        help="share of samples forced into a hard subset: shadow, close colour, glass, thin, fuzzy "
+                             "(default 0.5)")
     parser.add_argument("--bf16", action="store_true", help="coarse: bfloat16 autocast on CPU (AMX/AVX512-BF16 machines)")
     parser.add_argument("--no-channels-last", action="store_true", help="keep NCHW tensors (channels-last is faster here)")
     parser.add_argument("--no-hybrid", action="store_true", help="coarse: BCE only, without BASNet's SSIM + IoU")
@@ -99,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         "swa": args.swa or None,
         "hybrid": False if args.no_hybrid else None,
         "bf16": args.bf16 or None,
+        "hard_fraction": args.hard_fraction,
         "channels_last": False if args.no_channels_last else None,
         "data": args.data,
         "mirror": args.mirror,

@@ -82,7 +82,7 @@ def matting_step_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torc
 MATTING = Task(
     name="matting",
     build_model=_build_matting,
-    build_dataset=lambda config, data: PairDataset(config["size"], data, coarse=True),
+    build_dataset=lambda config, data: PairDataset(config["size"], data, coarse=True, hard_fraction=config.get("hard_fraction", 0.0)),
     compute_loss=matting_step_loss,
     default_size=384,
     default_batch=4,

@@ -85,13 +85,17 @@ def given_mirror(config: dict) -> bool:
     return bool(config.get("mirror")) and (Path(config["mirror"]) / "last.pt").exists()
 
 
+DEFAULT_HARD_FRACTION = 0.5  # runs saved without the key resume with it too
+
+
 def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
     """Options given as None take the checkpoint's value when resuming, else the task's default.
 
     Architecture keys (mid, width, stem_stride, hidden) always come from the checkpoint.
     """
     defaults = {"size": task.default_size, "batch": task.default_batch, "lr": task.default_lr,
-                "steps": DEFAULT_STEPS, "swa": False, "hybrid": True, "bf16": False, "channels_last": True}
+                "steps": DEFAULT_STEPS, "swa": False, "hybrid": True, "bf16": False, "channels_last": True,
+                "hard_fraction": DEFAULT_HARD_FRACTION}
     config = {**defaults, **(saved or {})}
     config.update({k: v for k, v in given.items() if v is not None})
     for key in ("mid", "width", "stem_stride", "hidden"):
