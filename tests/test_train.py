@@ -78,6 +78,32 @@ def test_swa_run_exports_the_averaged_weights(tmp_path, capsys):
         export_weights("coarse", tmp_path / "run", tmp_path / "models")
 
 
+@pytest.mark.slow
+def test_ema_run_resumes_its_average_and_exports_it(tmp_path, capsys):
+    run, models = tmp_path / "run", tmp_path / "models"
+    assert train_main(["matting", "--out", str(run), "--steps", "2", "--batch", "1", "--size", "48",
+                       "--workers", "0", "--ema", "0.5"]) == 0
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert int(state["ema_model"]["n_averaged"]) == 2
+    assert train_main(["matting", "--out", str(run), "--steps", "3", "--resume", "--workers", "0"]) == 0
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert state["config"]["ema"] == 0.5 and int(state["ema_model"]["n_averaged"]) == 3  # the average went on
+    name = "head.weight"
+    averaged, last = state["ema_model"][f"module.base.{name}"], state["model"][f"base.{name}"]
+    assert not torch.equal(averaged, last)
+
+    capsys.readouterr()
+    assert train_main(["export", "matting", "--out", str(run), "--models-dir", str(models)]) == 0
+    assert "moving average" in capsys.readouterr().out
+    exported = torch.load(models / registry.get_spec("matting").filename, weights_only=True)
+    assert torch.equal(exported[f"base.{name}"], averaged)
+    assert train_main(["export", "matting", "--out", str(run), "--models-dir", str(models), "--raw"]) == 0
+    assert "last weights" in capsys.readouterr().out
+    exported = torch.load(models / registry.get_spec("matting").filename, weights_only=True)
+    assert torch.equal(exported[f"base.{name}"], last)
+    assert train_main(["matting", "--out", str(run), "--ema", "1.5"]) == 2
+
+
 def _real_pair_folder(folder, seeds=(3, 4), size=(80, 96)):
     """A studio's folder of real pairs, NAME.png beside NAME_plate.png (the plate not aligned), from make_pair."""
     folder.mkdir()

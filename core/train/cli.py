@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hard-fraction", type=float, default=None,
                         help="share of samples forced into a hard subset: shadow, close colour, glass, thin, fuzzy "
                              "(default 0.5)")
+    parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                        help="keep a moving average of the weights (e.g. 0.998 per step); export writes it")
+    parser.add_argument("--raw", action="store_true", help="export: the last weights, not the moving average")
     parser.add_argument("--bf16", action="store_true", help="coarse: bfloat16 autocast on CPU (AMX/AVX512-BF16 machines)")
     parser.add_argument("--no-channels-last", action="store_true", help="keep NCHW tensors (channels-last is faster here)")
     parser.add_argument("--no-hybrid", action="store_true", help="coarse: BCE only, without BASNet's SSIM + IoU")
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         if args.export_network is None:
             print("export needs a network: coarse or matting", file=sys.stderr)
             return 2
-        export_weights(args.export_network, Path(args.out), args.models_dir, half=args.half, register=args.register)
+        export_weights(args.export_network, Path(args.out), args.models_dir, half=args.half, register=args.register,
+                       raw=args.raw)
         return 0
     stage_options = {"--real": args.real, "--teacher": args.teacher, "--adv-weight": args.adv_weight,
                      "--teacher-weight": args.teacher_weight, "--real-batch": args.real_batch}
@@ -72,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if args.adversarial and args.network != "matting":
         print("--adversarial trains the matting network only; run it as: python -m core.train matting --adversarial ...",
               file=sys.stderr)
+        return 2
+    if args.ema is not None and not 0.0 <= args.ema < 1.0:
+        print(f"--ema is a decay per step between 0 and 1 (e.g. 0.998), got {args.ema}.", file=sys.stderr)
         return 2
     from core.errors import MattingError
     from core.train.tasks import get_task
@@ -103,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         "hybrid": False if args.no_hybrid else None,
         "bf16": args.bf16 or None,
         "hard_fraction": args.hard_fraction,
+        "ema": args.ema,
         "channels_last": False if args.no_channels_last else None,
         "data": args.data,
         "mirror": args.mirror,

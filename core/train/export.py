@@ -39,6 +39,14 @@ def _swa_state(state: dict, task_name: str) -> dict | None:
     return averaged.module.state_dict()
 
 
+def _ema_state(state: dict) -> dict | None:
+    """The weights' exponential moving average (with its batch-norm buffers) of a run trained with --ema, or None."""
+    ema = state.get("ema_model")
+    if not ema:
+        return None
+    return {k[len("module."):]: v for k, v in ema.items() if k.startswith("module.")}
+
+
 def register_checksum(name: str, sha256: str) -> None:
     """Rewrite the sha256 of ``name``'s ModelSpec in core/models/registry.py (a developer step after an export)."""
     import core.models.registry as registry
@@ -55,13 +63,21 @@ def register_checksum(name: str, sha256: str) -> None:
 
 
 def export_weights(name: str, run: Path, destination: str | Path | None = None, half: bool = False,
-                   register: bool = False) -> Path:
-    """Write ``run/last.pt``'s model (the SWA average if the run has one) as the registry's file for ``name``."""
+                   register: bool = False, raw: bool = False) -> Path:
+    """Write ``run/last.pt``'s model as the registry's file for ``name``.
+
+    The SWA average if the run has one, else the moving average of a run trained
+    with ``--ema`` (unless ``raw``), else the last weights.
+    """
     spec = get_spec(name)
     checkpoint = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
     if checkpoint.get("task") != name:
         raise SystemExit(f"{run / 'last.pt'} is a {checkpoint.get('task')!r} run, not {name!r}.")
-    state = _swa_state(checkpoint, name) or checkpoint["model"]
+    weights, state = "SWA average", _swa_state(checkpoint, name)
+    if state is None and not raw:
+        weights, state = "moving average", _ema_state(checkpoint)
+    if state is None:
+        weights, state = "last weights", checkpoint["model"]
     ARCHITECTURES[spec.architecture]().load_state_dict(state)  # fails loudly if the registry's architecture differs
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
@@ -72,7 +88,7 @@ def export_weights(name: str, run: Path, destination: str | Path | None = None, 
     torch.save(state, tmp)
     os.replace(tmp, path)
     params = sum(v.numel() for k, v in state.items() if v.is_floating_point() and "running" not in k)
-    print(f"{name}: step {checkpoint['step']}, {params} parameters -> {path}")
+    print(f"{name}: step {checkpoint['step']} ({weights}), {params} parameters -> {path}")
     sha256 = file_sha256(path)
     print(f"sha256 {sha256}  size {path.stat().st_size} bytes")
     if register:

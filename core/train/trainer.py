@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
-from torch.optim.swa_utils import AveragedModel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from core.errors import MattingError
 from core.train.data import iterate_batches
@@ -88,6 +88,11 @@ def given_mirror(config: dict) -> bool:
 DEFAULT_HARD_FRACTION = 0.5  # runs saved without the key resume with it too
 
 
+def ema_model(model: torch.nn.Module, decay: float) -> AveragedModel:
+    """An exponential moving average of ``model``'s weights and batch-norm buffers (decay per step)."""
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
     """Options given as None take the checkpoint's value when resuming, else the task's default.
 
@@ -95,7 +100,7 @@ def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
     """
     defaults = {"size": task.default_size, "batch": task.default_batch, "lr": task.default_lr,
                 "steps": DEFAULT_STEPS, "swa": False, "hybrid": True, "bf16": False, "channels_last": True,
-                "hard_fraction": DEFAULT_HARD_FRACTION}
+                "hard_fraction": DEFAULT_HARD_FRACTION, "ema": 0.0}
     config = {**defaults, **(saved or {})}
     config.update({k: v for k, v in given.items() if v is not None})
     for key in ("mid", "width", "stem_stride", "hidden"):
@@ -174,7 +179,7 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
     if config.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)  # about 1.2x faster convolutions on this CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr"], weight_decay=1e-4)
-    swa_model = None
+    swa_model = ema = None
     step, next_index = 0, 0
     if state is not None:
         expanded = load_expanding_inputs(model, optimizer, state)
@@ -185,6 +190,9 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
         if state.get("swa_model") is not None:
             swa_model = AveragedModel(model)
             swa_model.load_state_dict(state["swa_model"])
+        if config["ema"] and state.get("ema_model") is not None:
+            ema = ema_model(model, config["ema"])
+            ema.load_state_dict(state["ema_model"])
         print(f"resumed from step {step} (sample {next_index})", flush=True)
     else:
         torch.manual_seed(config.get("seed", 0))
@@ -199,6 +207,8 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
     if stage is not None:
         stage.start(model, state, config)
     compute_loss = stage.compute_loss if stage is not None else task.compute_loss
+    if config["ema"] and ema is None:
+        ema = ema_model(model, config["ema"])  # starts at the current weights (a resumed run gets one here)
     model.train()
 
     stop = {"signal": None}
@@ -214,6 +224,7 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "swa_model": swa_model.state_dict() if swa_model is not None else None,
+            "ema_model": ema.state_dict() if ema is not None else None,
             "step": step,
             "next_index": next_index,
             "rng": torch.get_rng_state(),
@@ -245,6 +256,8 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
             step += 1
+            if ema is not None:
+                ema.update_parameters(model)
             swa_every = max(1, min(10, config["steps"] // 100))
             if config.get("swa") and step >= SWA_START_FRACTION * config["steps"] and step % swa_every == 0:
                 if swa_model is None:
