@@ -73,3 +73,8 @@ def test_eval_best_takes_the_candidate_the_judge_ranks_first_per_item():
     report["best"] = best
     text = summarise(report)
     assert "best vs classical: SAD -3.500" in text and "best vs network: SAD +0.250" in text
+    # the #3 target: the ratio of mean errors against classical
+    assert "network vs classical: SAD 4.00x, MSE 4.00x better (target 3x: met; n=2)" in text
+    assert "best vs classical: SAD 3.33x, MSE 3.33x better (target 3x: met; n=2)" in text
+    report["network"]["items"][1] = row(item_b, 40, 0, 1000, 3.0, 2.0)
+    assert "network vs classical: SAD 2.86x, MSE 2.86x better (target 3x: not met; n=2)" in summarise(report)
