@@ -13,6 +13,7 @@ import html
 import io
 import math
 import os
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -23,9 +24,12 @@ import cv2
 import numpy as np
 
 from .align import AlignmentReport
-from .batch import FAILED, OK, REVIEW, SKIPPED, STATUSES, BatchItem, BatchResult
+from .batch import (FAILED, OK, REVIEW, SKIPPED, STATUSES, THUMBNAIL_HEIGHT, BatchItem, BatchJob, BatchResult,
+                    Thumbnails, make_thumbnails)
 from .errors import ImageWriteError
+from .imageio import load_image
 from .imagewrite import atomic_output
+from .jobs import CancelToken
 from .quality import QualityScore
 
 COLUMNS = ("photo", "plate", "output", "status", "quality", "recomposition_error", "leakage", "reasons", "method",
@@ -86,8 +90,8 @@ def write_report(result: BatchResult, folder) -> tuple[Path, Path]:
     """``report.csv`` and ``report.html`` in ``folder`` (created if needed); returns both paths.
 
     A photo skipped because its output exists keeps the figures an earlier
-    ``report.csv`` in ``folder`` gave it (see ``carry_over``), so a resumed batch
-    still lists the photos that need review.
+    ``report.csv`` in ``folder`` gave it (see ``carry_over``), and thumbnails read from
+    its photo and output, so a resumed batch still shows the photos that need review.
     """
     folder = Path(folder).expanduser()
     try:
@@ -100,9 +104,16 @@ def write_report(result: BatchResult, folder) -> tuple[Path, Path]:
             write_report_html(result, folder / HTML_NAME))
 
 
-def with_earlier_results(result: BatchResult, folder) -> BatchResult:
-    """``result`` with its skipped photos' earlier results from ``folder``'s report.csv (see ``carry_over``)."""
-    return replace(result, items=tuple(carry_over(result.items, read_report_csv(Path(folder) / CSV_NAME))))
+def with_earlier_results(result: BatchResult, folder, cancel: Optional[CancelToken] = None) -> BatchResult:
+    """``result`` with its skipped photos' earlier results from ``folder``'s report.csv (see ``carry_over``).
+
+    Their thumbnails are read from their files, unless the batch was cancelled (``result.cancelled``
+    or ``cancel``, checked before each photo): a stopped batch reports at once.
+    """
+    earlier = read_report_csv(Path(folder) / CSV_NAME)
+    pictures = read_report_thumbnails(Path(folder) / HTML_NAME) if not result.cancelled else {}
+    items = carry_over(result.items, earlier, thumbnails=not result.cancelled, cancel=cancel, pictures=pictures)
+    return replace(result, items=tuple(items))
 
 
 def read_report_csv(path) -> dict:
@@ -121,9 +132,17 @@ def _float(text: str, default: float = math.nan) -> float:
         return default
 
 
-def carry_over(items: Sequence[BatchItem], earlier: dict) -> list[BatchItem]:
+def carry_over(items: Sequence[BatchItem], earlier: dict, thumbnails: bool = True,
+               cancel: Optional[CancelToken] = None, pictures: Optional[dict] = None) -> list[BatchItem]:
     """``items`` with every skipped one (output exists) replaced by its earlier result, when
-    ``earlier`` (see ``read_report_csv``) has one for the same output that was "ok" or "needs review"."""
+    ``earlier`` (see ``read_report_csv``) has one for the same output that was "ok" or "needs review".
+
+    With ``thumbnails``, a replaced item gets the thumbnails the earlier report showed
+    (``pictures``, see ``read_report_thumbnails``), or else reads them from its photo and
+    output (``read_thumbnails``, about 2 s at 24 MP; only these items are read), unless
+    ``cancel`` is cancelled by then.
+    """
+    earlier_pictures = pictures or {}
     merged = []
     for item in items:
         row = earlier.get(str(item.job.output)) if item.status == SKIPPED else None
@@ -142,10 +161,37 @@ def carry_over(items: Sequence[BatchItem], earlier: dict) -> list[BatchItem]:
                                         inlier_fraction=math.nan, residual_px=_float(row.get("residual_px")),
                                         gain=np.ones(3), verdict=row["alignment"], message="")
         notes = tuple(n for n in row.get("notes", "").split("; ") if n and n != EARLIER_NOTE)
+        pictures = item.thumbnails
+        if pictures is None and thumbnails and not (cancel is not None and cancel.cancelled):
+            pictures = earlier_pictures.get(str(item.job.output)) or read_thumbnails(item.job)
         merged.append(replace(item, status=row["status"], seconds=_float(row.get("seconds"), 0.0),
                               quality=quality, method=row.get("method") or None, alignment=alignment,
-                              error=None, notes=notes + (EARLIER_NOTE,), earlier=True))
+                              error=None, thumbnails=pictures, notes=notes + (EARLIER_NOTE,), earlier=True))
     return merged
+
+
+def read_thumbnails(job: BatchJob, height: int = THUMBNAIL_HEIGHT) -> Optional[Thumbnails]:
+    """``Thumbnails`` of a photo an earlier run cut, from the files on disk, as ``make_thumbnails``
+    makes them for a fresh cut: the photo's from ``job.photo``, the alpha and the cut-out from the
+    alpha channel and (straight) colours of ``job.output``.
+
+    Photo only when the output cannot be read or has no alpha channel (a composite over a
+    background, an alpha-only export); None when the photo cannot be read; never raises for a bad
+    file. A cropped output gives the alpha and cut-out of its crop. Both files are decoded whole, one
+    after the other (``load_image`` reads full size; PNG and WebP have no downscaled decoding anyway).
+    """
+    try:
+        thumbnails = make_thumbnails(load_image(job.photo).pixels, height=height)
+    except Exception:  # noqa: BLE001 - a photo moved or damaged since only loses its thumbnail
+        return None
+    try:
+        output = load_image(job.output)
+        if output.alpha is None:
+            return thumbnails
+        cut = make_thumbnails(output.pixels, output.alpha, output.pixels, height=height)
+    except Exception:  # noqa: BLE001 - as above: the photo's thumbnail is still worth showing
+        return thumbnails
+    return replace(thumbnails, alpha=cut.alpha, cutout=cut.cutout)
 
 
 def summarize(result: BatchResult) -> str:
@@ -201,11 +247,49 @@ def _data_uri(image: Optional[np.ndarray]) -> Optional[str]:
     return "data:image/jpeg;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
 
 
-def _picture(image: Optional[np.ndarray], alt: str) -> str:
+def _picture(image: Optional[np.ndarray], alt: str, kind: str) -> str:
     uri = _data_uri(image)
     if uri is None:
         return '<td class="pic muted">&ndash;</td>'
-    return f'<td class="pic"><img src="{uri}" alt="{html.escape(alt)}"></td>'
+    return f'<td class="pic"><img data-kind="{kind}" src="{uri}" alt="{html.escape(alt)}"></td>'
+
+
+_ROW = re.compile(r'<tr class="[^"]*" data-output="([^"]*)" data-output-mtime="(\d*)">(.*?)</tr>', re.S)
+_IMAGE = re.compile(r'<img data-kind="(photo|alpha|cutout)" src="data:image/jpeg;base64,([A-Za-z0-9+/=]+)"')
+
+
+def _mtime(path: Path) -> str:
+    try:
+        return str(path.stat().st_mtime_ns)
+    except OSError:
+        return ""
+
+
+def read_report_thumbnails(path) -> dict:
+    """{output path (str): Thumbnails} embedded in an earlier ``report.html`` (empty when absent or
+    unreadable), for the outputs still as they were then (same modification time); a resumed batch
+    shows them for the photos it skips instead of decoding their files."""
+    try:
+        page = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    found = {}
+    for output, mtime, cells in _ROW.findall(page):
+        output = html.unescape(output)
+        if not mtime or _mtime(Path(output)) != mtime:  # re-exported or touched up since: stale pictures
+            continue
+        images = {}
+        for kind, data in _IMAGE.findall(cells):
+            try:
+                buffer = np.frombuffer(base64.b64decode(data, validate=True), np.uint8)
+            except ValueError:
+                continue
+            image = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE if kind == "alpha" else cv2.IMREAD_COLOR)
+            if image is not None:
+                images[kind] = image if kind == "alpha" else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        if "photo" in images:
+            found[output] = Thumbnails(images["photo"], images.get("alpha"), images.get("cutout"))
+    return found
 
 
 def _link(path: Path, folder: Path) -> str:
@@ -219,9 +303,9 @@ def _link(path: Path, folder: Path) -> str:
 def _row(item: BatchItem, folder: Path) -> str:
     thumbs, q, a = item.thumbnails, item.quality, item.alignment
     name = html.escape(item.job.photo.name)
-    cells = [_picture(thumbs.photo if thumbs else None, f"photo {item.job.photo.name}"),
-             _picture(thumbs.alpha if thumbs else None, "alpha"),
-             _picture(thumbs.cutout if thumbs else None, "cut-out")]
+    cells = [_picture(thumbs.photo if thumbs else None, f"photo {item.job.photo.name}", "photo"),
+             _picture(thumbs.alpha if thumbs else None, "alpha", "alpha"),
+             _picture(thumbs.cutout if thumbs else None, "cut-out", "cutout")]
     lines = [f'<span class="status">{html.escape(item.status)}</span>']
     if item.status in (OK, REVIEW) or (item.status == SKIPPED and item.job.output.exists()):
         lines.append(f'<a href="{_link(item.job.output, folder)}">{name}</a>')
@@ -243,7 +327,9 @@ def _row(item: BatchItem, folder: Path) -> str:
     elif item.error:
         lines.append(f'<span class="muted">{html.escape(item.status)}: {html.escape(item.error)}</span>')
     css = item.status.replace(" ", "-")
-    return f'<tr class="{css}">{"".join(cells)}<td class="info">{"<br>".join(lines)}</td></tr>'
+    output = html.escape(str(item.job.output))
+    return (f'<tr class="{css}" data-output="{output}" data-output-mtime="{_mtime(item.job.output)}">'
+            f'{"".join(cells)}<td class="info">{"<br>".join(lines)}</td></tr>')
 
 
 def write_report_html(result: BatchResult, path) -> Path:

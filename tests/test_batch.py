@@ -1,7 +1,10 @@
 """Batch cutting: planning (three pairing modes), failures, resume, cancellation, the CLI end to end."""
 from __future__ import annotations
 
+import base64
 import csv
+import io
+import re
 import threading
 import time
 from pathlib import Path
@@ -20,6 +23,7 @@ from core.export import ExportOptions
 from core.jobs import CancelToken
 from core.pipeline import MatteOptions, Pipeline
 from core.quality import QualityScore
+from core.report import write_report
 from studio.cli import main
 
 H, W = 120, 160
@@ -194,6 +198,42 @@ def test_resume_skips_existing_outputs_and_force_redoes_them(tripod):
     forced = run_batch(jobs, options=CLASSICAL, force=True)
     assert SKIPPED not in [i.status for i in forced.items]
     assert (tripod.out / "IMG_1.png").stat().st_mtime_ns != stamps["IMG_1.png"]
+
+
+def _contact_sheet_pictures(html_path: Path) -> dict:
+    """{photo stem: [pictures of its row, decoded: uint8 grey or RGB]} of a report.html."""
+    pictures = {}
+    for row in html_path.read_text(encoding="utf-8").split("<tr class=")[1:]:
+        name = re.search(r'<span class="status">[^<]*</span><br>(?:<a [^>]*>)?([^<.]+)\.', row).group(1)
+        sources = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', row)
+        pictures[name] = [np.asarray(Image.open(io.BytesIO(base64.b64decode(s)))) for s in sources]
+    return pictures
+
+
+def test_a_resumed_batch_report_shows_the_earlier_cut_outs(tripod):
+    jobs = plan_batch(tripod.folder, plate=tripod.plate, pattern="IMG_[12].jpg", output_dir=tripod.out)
+    first = run_batch(jobs, options=CLASSICAL)
+    _, html_path = write_report(first, tripod.out)
+    fresh = _contact_sheet_pictures(html_path)
+    again = run_batch(jobs, options=CLASSICAL)
+    assert [i.status for i in again.items] == [SKIPPED, SKIPPED]
+    _, html_path = write_report(again, tripod.out)
+    carried = _contact_sheet_pictures(html_path)
+    assert "2 of them cut by an earlier run" in html_path.read_text(encoding="utf-8")
+    for name in ("IMG_1", "IMG_2"):
+        alpha = carried[name][1]
+        assert [p.shape for p in carried[name]] == [p.shape for p in fresh[name]] == [(H, W, 3), (H, W), (H, W, 3)]
+        written = np.asarray(Image.open(tripod.out / f"{name}.png"))[..., 3]
+        assert np.abs(alpha.astype(int) - written).mean() < 2  # the output's alpha (through JPEG)
+        assert iou(alpha / 255.0, tripod.truths[name]) > 0.8  # the product, not a blank picture
+        for shown, before in zip(carried[name], fresh[name]):  # as the first run showed them
+            assert np.abs(shown.astype(int) - before).mean() < 2
+    # a damaged output keeps its figures and the photo's picture, and the report is written all the same
+    (tripod.out / "IMG_2.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    _, html_path = write_report(run_batch(jobs, options=CLASSICAL), tripod.out)
+    third = _contact_sheet_pictures(html_path)
+    assert len(third["IMG_1"]) == 3 and len(third["IMG_2"]) == 1
+    assert np.abs(third["IMG_2"][0].astype(int) - fresh["IMG_2"][0]).mean() < 2  # the photo
 
 
 def test_cancel_after_the_first_image_leaves_no_partial_files(tripod):

@@ -25,16 +25,18 @@ pytest.importorskip("pytestqt")
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
-from PySide6.QtGui import QDesktopServices  # noqa: E402
+from PySide6.QtGui import QDesktopServices, QImage  # noqa: E402
 
 from conftest import render_scene  # noqa: E402
-from core.batch import FAILED, OK, REVIEW, STATUSES  # noqa: E402
+from core.batch import FAILED, OK, REVIEW, STATUSES, plan_batch  # noqa: E402
 from core.export import ExportOptions  # noqa: E402
-from core.pipeline import Pipeline  # noqa: E402
+from core.jobs import CancelToken  # noqa: E402
+from core.pipeline import MatteOptions, Pipeline  # noqa: E402
 from core.report import order_for_review  # noqa: E402
 from studio.gui.app import create_main_window  # noqa: E402
 from studio.gui.batch_dialog import BatchDialog, remembered_choices  # noqa: E402
-from studio.gui.review_panel import FIXED  # noqa: E402
+from studio.gui.batch_jobs import BatchRequest, run_batch_request  # noqa: E402
+from studio.gui.review_panel import FIXED, THUMBNAIL  # noqa: E402
 
 pytestmark = pytest.mark.gui
 TIMEOUT_MS = 60_000
@@ -84,6 +86,13 @@ def _fill(dialog: BatchDialog, shots, force: bool = False) -> None:
 def _alpha(path: Path) -> np.ndarray:
     with Image.open(path) as image:
         return np.asarray(image)[..., 3].copy()
+
+
+def _rgb(image: QImage) -> np.ndarray:
+    """hxwx3 uint8 of a QImage (a thumbnail, or an icon's picture)."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, :image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
 def test_dialog_checks_choices_before_running(window, qtbot, shots):
@@ -169,6 +178,8 @@ def test_batch_runs_in_the_worker_and_lists_flagged_and_failed_first(window, qtb
     assert remembered_choices(window.settings)["input"] == str(shots.folder)
 
     # run again: the cut photos are skipped, yet the flagged one stays first in the review list
+    shown = {row.item.job.photo.name: (row.thumbnail, tree.topLevelItem(i).icon(0).pixmap(THUMBNAIL).toImage())
+             for i, row in enumerate(panel.rows)}
     window.batch.show_dialog()
     _fill(dialog, shots)
     with qtbot.waitSignal(dialog.batchFinished, timeout=TIMEOUT_MS) as blocker:
@@ -178,6 +189,15 @@ def test_batch_runs_in_the_worker_and_lists_flagged_and_failed_first(window, qtb
     again = [(row.item.job.photo.name, row.status) for row in panel.rows]
     assert again[0] == ("IMG_3.png", REVIEW) and [s for _, s in again].count(OK) == 2
     assert "cut by an earlier run" in panel.summary.text()
+    # ... with the pictures the first run showed: the cut-outs, taken from its report
+    for index, row in enumerate(panel.rows):
+        if not row.item.earlier:
+            continue
+        before, icon_before = shown[row.item.job.photo.name]
+        assert row.thumbnail is not None and row.thumbnail.size() == before.size()
+        assert np.abs(_rgb(row.thumbnail).astype(int) - _rgb(before)).mean() < 2  # through the report's JPEG
+        icon = tree.topLevelItem(index).icon(0).pixmap(THUMBNAIL).toImage()
+        assert np.abs(_rgb(icon).astype(int) - _rgb(icon_before)).mean() < 2
 
 
 def test_report_and_output_folder_open_on_the_desktop(window, qtbot, monkeypatch, shots):
@@ -281,3 +301,39 @@ def test_cancel_midway_keeps_what_was_done(window, qtbot, monkeypatch, shots):
     assert not [p for p in shots.out.iterdir() if p.name.startswith(".")]
     dialog.close()
     assert not dialog.isVisible()
+
+
+def test_earlier_results_without_readable_files_keep_what_can_be_shown(qapp, tmp_path):
+    """The worker's batch job on its own: a resumed batch shows the earlier report's pictures while
+    the outputs are unchanged (even if a photo was moved), and reads a changed output again: a
+    damaged one leaves the photo's thumbnail."""
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    _, plate, _ = render_scene(H, W, seed=3)
+    _save(folder / "plate.png", plate)
+    for i, colour in enumerate(COLOURS[:3], start=1):
+        _save(folder / f"IMG_{i}.png", render_scene(H, W, seed=3, colour=colour)[0])
+    jobs = tuple(plan_batch(folder, plate=folder / "plate.png", output_dir=tmp_path / "out"))
+    pipeline = Pipeline()
+
+    def run() -> tuple:
+        request = BatchRequest(1, jobs, MatteOptions(method="classical"), ExportOptions(), False,
+                               str(tmp_path / "out"), CancelToken())
+        output = run_batch_request(request, pipeline, lambda update: None)
+        assert output.report_error is None and output.report_html is not None
+        return output.result, {item.job.photo.name: thumb for item, thumb in zip(output.result.items,
+                                                                                 output.thumbnails)}
+
+    result, first = run()
+    assert all(item.status in (OK, REVIEW) for item in result.items)
+    (tmp_path / "out" / "IMG_2.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # damaged since
+    (folder / "IMG_3.png").rename(tmp_path / "IMG_3.png")  # moved away after it was cut
+    result, again = run()
+    assert all(item.earlier and item.status in (OK, REVIEW) for item in result.items)  # none cut again
+    assert np.abs(_rgb(again["IMG_1.png"]).astype(int) - _rgb(first["IMG_1.png"])).mean() < 2  # the cut-out
+    photo = np.asarray(Image.open(folder / "IMG_2.png"))
+    assert np.abs(_rgb(again["IMG_2.png"]).astype(int) - photo).max() <= 1  # the photo instead
+    assert np.abs(_rgb(again["IMG_3.png"]).astype(int) - _rgb(first["IMG_3.png"])).mean() < 2  # from the report
+    (tmp_path / "out" / "report.html").unlink()  # no report to take pictures from: the files are read
+    result, last = run()
+    assert last["IMG_3.png"] is None  # the list shows its placeholder, as for any photo without a picture

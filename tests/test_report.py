@@ -4,9 +4,12 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,8 +17,10 @@ from PIL import Image
 from conftest import render_scene
 from core.align import AlignmentReport
 from core.batch import FAILED, OK, REVIEW, SKIPPED, BatchItem, BatchJob, BatchResult, make_thumbnails
+from core.imageio import load_image, write_image
+from core.jobs import CancelToken
 from core.quality import QualityScore
-from core.report import COLUMNS, order_for_review, summarize, write_report
+from core.report import COLUMNS, order_for_review, read_thumbnails, summarize, with_earlier_results, write_report
 
 
 def _alignment(verdict="ok", residual=0.4):
@@ -129,3 +134,137 @@ def test_a_resumed_batch_lists_the_earlier_results_of_the_photos_it_skipped(resu
     with open(csv_path, newline="", encoding="utf-8") as f:
         notes = [r["notes"] for r in csv.DictReader(f) if Path(r["photo"]).stem == "IMG_1"][0]
     assert notes.count("earlier run") == 1
+
+
+# ---------------------------------------------------------------------------------------- earlier results' pictures
+
+def _pictures(html_path: Path) -> dict:
+    """{photo name: [decoded pictures of its row]} of a contact sheet (uint8 arrays, grey or RGB)."""
+    text = html_path.read_text(encoding="utf-8")
+    sheet = _Sheet()
+    sheet.feed(text)
+    sheet.close()
+    # each row's info cell: the status, then the photo's name (a link to the output when it exists)
+    names = re.findall(r'<td class="info"><span class="status">[^<]*</span><br>(?:<a [^>]*>)?([^<]+?)\.jpg', text)
+    assert len(names) == len(sheet.rows)
+    found = {name: [] for name in names}
+    for row, src in sheet.images:
+        found[names[row - 1]].append(np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))))
+    return found
+
+
+def _report_then_resume(folder: Path, jobs, fresh) -> dict:
+    """Write the report of a first run that cut ``jobs`` (with ``fresh`` thumbnails), then of a run
+    that skipped them all; returns the resumed contact sheet's pictures."""
+    quality = QualityScore(0.4, 0.09, 0.01, True, ("9% of the product's area does not recompose the photo",))
+    first = tuple(BatchItem(job, REVIEW, 2.0, quality=quality, method="classical", thumbnails=t)
+                  for job, t in zip(jobs, fresh))
+    write_report(BatchResult(items=first, cancelled=False, seconds=4.0, total=len(jobs)), folder)
+    resumed = tuple(BatchItem(job, SKIPPED, 0.0, error="exists") for job in jobs)
+    _, html_path = write_report(BatchResult(items=resumed, cancelled=False, seconds=0.1, total=len(jobs)), folder)
+    return _pictures(html_path)
+
+
+@pytest.fixture
+def cut_earlier(tmp_path):
+    """A 300x400 photo (thumbnails are 200x267) and the transparent PNG an earlier run wrote for it."""
+    photo, _, alpha = render_scene(300, 400, seed=7, colour=(0.1, 0.3, 0.9))
+    foreground = np.empty_like(photo)
+    foreground[:] = (0.1, 0.3, 0.9)
+    job = BatchJob(tmp_path / "IMG_7.jpg", tmp_path / "plate.jpg", tmp_path / "out" / "IMG_7.png")
+    Image.fromarray((photo * 255 + 0.5).astype(np.uint8)).save(job.photo, quality=95)
+    job.output.parent.mkdir()
+    write_image(job.output, foreground, alpha=alpha)
+    return job, make_thumbnails(photo, alpha, foreground), alpha
+
+
+def test_carried_over_rows_show_thumbnails_read_from_their_photo_and_output(cut_earlier, tmp_path):
+    job, fresh, alpha = cut_earlier
+    thumbs = read_thumbnails(job)
+    for name in ("photo", "alpha", "cutout"):  # as the run that cut it made them
+        made, expected = getattr(thumbs, name), getattr(fresh, name)
+        assert made.shape == expected.shape and made.dtype == np.uint8
+        assert np.abs(made.astype(int) - expected).mean() < 1.5, name  # the photo is a JPEG now
+    assert thumbs.alpha.shape == (200, 267) and thumbs.alpha.min() == 0 and thumbs.alpha.max() == 255
+    small = cv2.resize(alpha, (267, 200), interpolation=cv2.INTER_AREA)
+    assert np.abs(thumbs.alpha / 255.0 - small).max() < 2 / 255
+
+    pictures = _report_then_resume(tmp_path / "reports", [job], [None])["IMG_7"]  # no pictures to reuse
+    assert [p.shape for p in pictures] == [(200, 267, 3), (200, 267), (200, 267, 3)]  # photo, alpha, cut-out
+    for shown, expected in zip(pictures, (fresh.photo, fresh.alpha, fresh.cutout)):
+        assert np.abs(shown.astype(int) - expected).mean() < 3  # JPEG in the page
+    inside = small > 0.99
+    assert pictures[1][inside].min() > 240 and pictures[1][small < 0.01].max() < 15
+    assert np.abs(pictures[2][inside].mean(axis=0) - np.array([0.1, 0.3, 0.9]) * 255).max() < 6  # the product
+
+
+def test_thumbnails_follow_the_photo_s_orientation_and_a_cropped_output(tmp_path):
+    photo, _, alpha = render_scene(120, 90, seed=2)  # displayed 90 wide, 120 high
+    job = BatchJob(tmp_path / "turned.jpg", tmp_path / "plate.jpg", tmp_path / "turned.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored lying on its side: a viewer turns it 90 degrees clockwise
+    stored = np.rot90((photo * 255 + 0.5).astype(np.uint8), 1)
+    Image.fromarray(np.ascontiguousarray(stored)).save(job.photo, quality=95, exif=exif.tobytes())
+    assert load_image(job.photo).pixels.shape == (120, 90, 3)
+    write_image(job.output, photo, alpha=alpha)
+    thumbs = read_thumbnails(job)
+    assert thumbs.photo.shape == (120, 90, 3) and thumbs.alpha.shape == (120, 90)
+    assert np.abs(thumbs.photo.astype(int) - (photo * 255)).mean() < 4  # JPEG: turned, not only resized
+    # a cropped export: the alpha and the cut-out show the crop
+    rows, cols = np.nonzero(alpha > 0.1)
+    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+    write_image(job.output, photo[box], alpha=alpha[box], force=True)
+    cropped = read_thumbnails(job)
+    assert cropped.photo.shape == (120, 90, 3) and cropped.alpha.shape == alpha[box].shape
+    assert cropped.cutout.shape == (*alpha[box].shape, 3)
+
+
+def test_unreadable_earlier_files_fall_back_to_the_photo_or_nothing(cut_earlier, tmp_path):
+    job, fresh, _ = cut_earlier
+    damaged = BatchJob(tmp_path / "IMG_8.jpg", job.plate, tmp_path / "out" / "IMG_8.png")
+    damaged.output.write_bytes(b"\x89PNG\r\n\x1a\n cut off")
+    composite = BatchJob(tmp_path / "IMG_9.jpg", job.plate, tmp_path / "out" / "IMG_9.png")
+    for other in (damaged, composite):
+        shutil.copyfile(job.photo, other.photo)
+    write_image(composite.output, load_image(job.photo).pixels)  # over a background colour: no alpha channel
+    moved = BatchJob(tmp_path / "gone.jpg", job.plate, tmp_path / "out" / "gone.png")  # the photo was moved away
+    shutil.copyfile(job.output, moved.output)
+    for only_photo in (damaged, composite):
+        thumbs = read_thumbnails(only_photo)
+        assert thumbs.alpha is None and thumbs.cutout is None
+        assert np.abs(thumbs.photo.astype(int) - fresh.photo).mean() < 1.5
+    assert read_thumbnails(moved) is None
+    # the report is written all the same, with what could be read
+    # the report is written all the same, with what could be read (the first run's report had no pictures)
+    pictures = _report_then_resume(tmp_path / "reports", [job, damaged, composite, moved], [None] * 4)
+    assert [len(pictures[n]) for n in ("IMG_7", "IMG_8", "IMG_9", "gone")] == [3, 1, 1, 0]
+
+
+def test_a_resumed_report_reuses_the_pictures_of_the_earlier_report(cut_earlier, tmp_path, monkeypatch):
+    job, fresh, _ = cut_earlier
+    folder = tmp_path / "reports"
+    _report_then_resume(folder, [job], [fresh])
+    job.photo.unlink()  # not read again: the earlier report.html has them (decoding a 24 MP pair takes ~2 s)
+    monkeypatch.setattr("core.report.read_thumbnails", lambda job: pytest.fail("read the files again"))
+    for _ in range(2):  # and they survive any number of resumes
+        resumed = (BatchItem(job, SKIPPED, 0.0, error="exists"),)
+        _, html_path = write_report(BatchResult(items=resumed, cancelled=False, seconds=0.1, total=1), folder)
+        pictures = _pictures(html_path)["IMG_7"]
+        assert [p.shape for p in pictures] == [(200, 267, 3), (200, 267), (200, 267, 3)]
+        for shown, expected in zip(pictures, (fresh.photo, fresh.alpha, fresh.cutout)):
+            assert np.abs(shown.astype(int) - expected).mean() < 4  # JPEG in the page, twice
+
+
+def test_a_stopped_batch_reports_its_earlier_results_without_reading_their_files(cut_earlier, tmp_path):
+    job, fresh, _ = cut_earlier
+    folder = tmp_path / "reports"
+    _report_then_resume(folder, [job], [fresh])
+    skipped = (BatchItem(job, SKIPPED, 0.0, error="exists"),)
+    cancel = CancelToken()
+    cancel.cancel()
+    for result, token in ((BatchResult(skipped, cancelled=False, seconds=0.1, total=1), cancel),
+                          (BatchResult(skipped, cancelled=True, seconds=0.1, total=2), None)):
+        item = with_earlier_results(result, folder, cancel=token).items[0]
+        assert item.earlier and item.status == REVIEW and item.thumbnails is None
+    item = with_earlier_results(BatchResult(skipped, cancelled=False, seconds=0.1, total=1), folder).items[0]
+    assert item.earlier and item.thumbnails is not None and item.thumbnails.cutout is not None

@@ -44,7 +44,7 @@ class BatchOutput:
     (a re-export of one of its photos uses the same export). report_dir: the folder of the report.
     report_html / report_csv: the report files, None when they could not be written (report_error
     says why). thumbnails: one QImage per result item (the cut-out over a checkerboard, else the
-    photo), None without any.
+    photo; for a photo an earlier run cut, the earlier report's, else read from its files), None without any.
     """
 
     job: int
@@ -119,8 +119,9 @@ def run_batch_request(request: BatchRequest, pipeline, send_progress: Callable[[
 
     result = run_batch(request.jobs, options=request.options, export=request.export, force=request.force,
                        pipeline=pipeline, progress=throttled(send_progress), cancel=request.token)
-    # a resumed batch: the photos it skipped keep their earlier figures, so flagged ones stay in the list
-    result = with_earlier_results(result, request.report_dir)
+    # a resumed batch: the photos it skipped keep their earlier figures, so flagged ones stay in the list,
+    # with the earlier report's thumbnails, else read from their files (a Cancel meanwhile stops the reading)
+    result = with_earlier_results(result, request.report_dir, cancel=request.token)
     html = csv = error = None
     try:
         csv_path, html_path = write_report(result, request.report_dir)
