@@ -16,6 +16,11 @@ touches full resolution only for the final warp:
    lowers the difference and the features or tiles do not veto it.
 5. Sanity checks (shift, zoom, tilt) and per-channel exposure gain; a plate of
    another scene, or a blank one, raises ``AlignmentError``: never a silent bad warp.
+
+The scene check (steps 3 and 5: does the plate show this photo's backdrop?) can be
+wrong: a product filling the frame on plain paper leaves too little backdrop to
+tell. It raises ``SceneCheckError``, which ``AlignOptions(trust_plate=True)``
+overrides: the plate is then aligned as well as it can be and the verdict is "check".
 """
 from __future__ import annotations
 
@@ -28,11 +33,11 @@ import numpy as np
 from .align_dense import (DENSE_INLIER_PX, Pyramid, build_pyramid, estimate_dense, fine_factor, measure_residual,
                           refine_dense)
 from .align_gain import (Comparison, backdrop_agreement, border_colour, check_image_content, compare_backdrop,
-                         refit_gain, reproduces_backdrop)
+                         in_place_agreement, is_plain, refit_gain, reproduces_backdrop)
 from .align_geometry import (INLIER_PX, Features, Matches, coverage_mask, describe_homography_problem,
                              detect_features, fit_homography, match_features, proportional_homography,
                              reprojection_errors, scale_matrix)
-from .errors import AlignmentError
+from .errors import AlignmentError, SceneCheckError
 from .jobs import CancelToken, ProgressFn, check, report
 
 STAGE = "align"
@@ -44,6 +49,8 @@ FIRST_PASS_FEATURES = 1500  # matching cost grows with the square of the feature
 OK_AGREEMENT = 0.5
 CHECK_RESIDUAL_WORK_PX = 0.6
 VALID_MARGIN_PX = 1.5       # plate pixels at the border excluded from ``valid`` (interpolation)
+TRUSTED_ASPECT_TOLERANCE = 0.02  # a trusted plate used in place must have the photo's proportions
+TRUST_HINT = "--trust-plate on the command line, Matte > Trust the Plate in the app"
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,9 @@ class AlignOptions:
     dense: bool = True                # align on backdrop texture when features are too few
     fit_gain: bool = True             # per-channel exposure / white-balance gain
     max_shift_fraction: float = 0.15  # larger motions are rejected as another scene
+    # use the plate even where the scene check says it shows another scene (a product filling the
+    # frame on plain paper); blank plates and impossible warps are still refused, the verdict is "check"
+    trust_plate: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,10 +183,31 @@ def _warp_full(plate: np.ndarray, homography: np.ndarray, photo_shape, gain: np.
     return out
 
 
-def _same_backdrop_error(inliers: int, method: str = "features") -> AlignmentError:
+def _percent(fraction: float) -> str:
+    """Rounded down, so that a figure just short of a limit does not read as the limit itself."""
+    return f"{int(100 * fraction)}%"
+
+
+def _scene_refusal(comparison: Optional[Comparison], inliers: int, method: str,
+                   plain: bool) -> tuple[str, SceneCheckError]:
+    """(what was measured, for a trusted plate's report; the error refusing an untrusted plate).
+
+    comparison: the plate used in place (None when features or tiles aligned it); plain:
+    the plate shows no texture (``is_plain``), so nothing could be aligned on.
+    """
+    if comparison is not None and plain:
+        frame, edges = in_place_agreement(comparison)
+        measured = (f"the plate, used as it is, matches the photo on only {_percent(edges)} of the frame's "
+                    f"edges and {_percent(frame)} of the frame")
+        return measured, SceneCheckError(
+            f"{measured}, and the backdrop is plain, so there was nothing to align on: either this is the "
+            "wrong plate file (pick the plate shot with this photo) or the product fills the frame (if the "
+            f"plate is right, trust it: {TRUST_HINT})")
     what = "matching backdrop tiles" if method == "dense" else "matching features"
-    return AlignmentError(f"the plate does not show the same backdrop as the photo (only {inliers} {what}); "
-                          "shoot the plate from the same position or pick the right plate file")
+    measured = f"the plate does not seem to show the same backdrop as the photo (only {inliers} {what})"
+    return measured, SceneCheckError(
+        f"the plate does not show the same backdrop as the photo (only {inliers} {what}); shoot the plate "
+        f"from the same position or pick the right plate file (if the plate is right, trust it: {TRUST_HINT})")
 
 
 def _inlier_px(method: str) -> float:
@@ -278,10 +309,14 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
       backdrop (see ``check_image_content``);
     - the features support a homography that moves, zooms, rotates or tilts the
       plate beyond ``max_shift_fraction`` and fixed sane limits;
-    - neither features (under 20 inliers, or under 15% of the matches) nor backdrop
-      tiles agree on a homography, and the plate, used in place, reproduces the photo
-      on less than 30% of the frame or less than 60% of a band along its edges
-      (another scene, not a plain backdrop).
+    - (``SceneCheckError``) neither features (under 20 inliers, or under 15% of the
+      matches) nor backdrop tiles agree on a homography, and the plate, used in place,
+      reproduces the photo on less than 30% of the frame or less than 60% of a band
+      along its edges (another scene, not a plain backdrop); or the aligned plate
+      reproduces under 10% of the frame on little support.
+    With ``options.trust_plate`` a failed scene check does not raise: the report's
+    verdict is "check" and its message starts "plate trusted, scene check overridden";
+    a trusted plate used in place must still have the photo's proportions.
     """
     photo, plate = _as_rgb(photo, "photo"), _as_rgb(plate, "plate")
     report(progress, STAGE, 0.0)
@@ -325,9 +360,24 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
         if dense is not None and problem(dense.homography) is None:
             method, homography, matches, inliers = "dense", dense.homography, dense.matches, dense.inliers
             ambiguous = dense.ambiguous
+    overridden = None  # what the scene check measured when it failed on a trusted plate
+
+    def refuse(in_place: Optional[Comparison]) -> str:
+        """Raise the scene check's error, or, for a trusted plate, return what it measured."""
+        plain = is_plain(frames.plate.images[frames.plate.fine])
+        measured, error = _scene_refusal(in_place, inliers, method, plain)
+        if not options.trust_plate:
+            raise error
+        pw, ph, w, h = plate.shape[1], plate.shape[0], photo.shape[1], photo.shape[0]
+        if method == "in-place" and abs(np.log((pw / ph) / (w / h))) > TRUSTED_ASPECT_TOLERANCE:
+            raise AlignmentError(f"the plate ({pw}x{ph}) and the photo ({w}x{h}) have different proportions, "
+                                 "so the plate cannot be used as it is; pick the plate shot with this photo")
+        return measured
+
     comparison = frames.compare(homography, options.fit_gain)
     if method == "in-place" and not reproduces_backdrop(comparison):
-        raise _same_backdrop_error(inliers)  # fail fast: refining cannot turn another scene into this one
+        # fail fast: refining cannot turn another scene into this one
+        overridden = refuse(comparison)
     check(cancel)
     report(progress, STAGE, 0.5)
 
@@ -352,12 +402,12 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
     if options.fit_gain:
         comparison = refit_gain(frames.small_photo, comparison)
     if method == "in-place" and not reproduces_backdrop(comparison):
-        raise _same_backdrop_error(inliers)
+        overridden = refuse(comparison)
     inliers = _count_inliers(homography, matches, threshold)
     agreement = backdrop_agreement(comparison.difference, comparison.valid)
     strong = STRONG_TILES if method == "dense" else STRONG_INLIERS
     if method != "in-place" and agreement < 0.1 and inliers < strong:
-        raise _same_backdrop_error(inliers, method)
+        overridden = refuse(None)
     full_homography = to_full(homography)
     full_problem = problem(homography)
     if full_problem is not None:
@@ -369,8 +419,11 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
         residual = _inlier_median(homography, matches)
     coverage = float(coverage_mask(homography, work_plate.shape, work_photo.shape, 1.0).mean())
     gain = comparison.gain
+    plain = overridden is None or is_plain(frames.plate.images[frames.plate.fine])
     verdict, message = _verdict(method, len(matches), inliers, residual, per_px, gain, agreement, coverage,
-                                ambiguous)
+                                ambiguous, plain)
+    if overridden is not None:
+        verdict, message = "check", f"plate trusted, scene check overridden: {overridden}; {message}"
     check(cancel)
     report(progress, STAGE, 0.75)
 
@@ -386,8 +439,12 @@ def align_plate(photo: np.ndarray, plate: np.ndarray, options: AlignOptions = Al
 
 
 def _verdict(method: str, matches: int, inliers: int, residual_work: float, per_px: float,
-             gain: np.ndarray, agreement: float, coverage: float, ambiguous: bool = False) -> tuple[str, str]:
-    """("ok" | "check", one-line message) from the alignment figures."""
+             gain: np.ndarray, agreement: float, coverage: float, ambiguous: bool = False,
+             plain: bool = True) -> tuple[str, str]:
+    """("ok" | "check", one-line message) from the alignment figures.
+
+    plain: the plate shows no texture (a trusted plate used in place may show some).
+    """
     gain_text = f"gain R {gain[0]:.2f} G {gain[1]:.2f} B {gain[2]:.2f}"
     residual_text = "residual n/a" if np.isnan(residual_work) else f"residual {residual_work * per_px:.2f} px"
     if method == "features":
@@ -395,10 +452,13 @@ def _verdict(method: str, matches: int, inliers: int, residual_work: float, per_
     elif method == "dense":
         head = (f"aligned on the backdrop's texture: {inliers} of {matches} tiles agree, {residual_text}, "
                 f"{gain_text}")
-    else:
+    elif plain:
         head = (f"plate used in place (plain backdrop: {inliers} matching features and no texture to align on, "
                 f"so a small camera move would go unseen): backdrop agrees on {agreement:.0%} of the frame, "
                 f"{gain_text}")
+    else:
+        head = (f"plate used in place (neither features nor the backdrop's texture matched the photo): "
+                f"backdrop agrees on {agreement:.0%} of the frame, {gain_text}")
     reasons = []
     if method == "features" and (inliers < STRONG_INLIERS or inliers < 0.3 * matches):
         reasons.append("few matching features")

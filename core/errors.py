@@ -35,5 +35,9 @@ class AlignmentError(MattingError):
     """The plate could not be aligned to the photo (another scene, blank plate...)."""
 
 
+class SceneCheckError(AlignmentError):
+    """The plate does not seem to show the photo's backdrop; ``AlignOptions(trust_plate=True)`` overrides it."""
+
+
 class ModelError(MattingError):
     """Network weights are missing, corrupt or do not fit the architecture."""

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from studio.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_export_arguments
+from studio.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_export_arguments, matte_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -131,7 +131,6 @@ def run_batch_command(args: argparse.Namespace) -> int:
     from core.errors import MattingError
     from core.export import ExportOptions
     from core.jobs import CancelToken
-    from core.pipeline import MatteOptions
     from core.report import summarize, write_report
 
     export = ExportOptions(format=args.format, crop=args.crop, padding=args.padding, background=args.background)
@@ -142,7 +141,7 @@ def run_batch_command(args: argparse.Namespace) -> int:
         jobs = plan_batch(args.input_dir, plate=args.plate, pattern=args.pattern, pairs_csv=args.pairs_csv,
                           output_dir=args.output, export=export)
         with ctrl_c_cancels(cancel):
-            result = run_batch(jobs, options=MatteOptions(method=args.method), export=export, force=args.force,
+            result = run_batch(jobs, options=matte_options(args), export=export, force=args.force,
                                progress=display, cancel=cancel)
         display.clear()
         csv_path, html_path = write_report(result, args.report_dir or args.output)

@@ -29,7 +29,19 @@ def add_export_arguments(p: argparse.ArgumentParser,
                    help="auto (default): the networks where their shipped weights beat the classical solve, "
                         "else classical; hybrid: the network's coarse mask seeds the classical solve; "
                         "best: make every candidate and keep the one the quality judge scores highest")
+    p.add_argument("--trust-plate", action="store_true",
+                   help="use the plate even when the scene check says it shows another scene (a product "
+                        "filling the frame on plain paper); blank plates and impossible warps are still "
+                        "refused, and the alignment is marked 'check'")
     p.add_argument("--force", action="store_true", help=force_help)
+
+
+def matte_options(args: argparse.Namespace):
+    """The ``core.pipeline.MatteOptions`` of ``cut`` and ``batch`` (imports the core on call)."""
+    from core.align import AlignOptions
+    from core.pipeline import MatteOptions
+
+    return MatteOptions(method=args.method, align=AlignOptions(trust_plate=args.trust_plate))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-from studio.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from studio.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, matte_options
 
 
 class TerminalProgress:
@@ -68,7 +68,7 @@ def _cut(args: argparse.Namespace, progress: TerminalProgress) -> int:
     from core.errors import AlignmentError, MattingError
     from core.export import ExportOptions, export_matte, output_format
     from core.imageio import load_image
-    from core.pipeline import MatteOptions, Pipeline
+    from core.pipeline import Pipeline
 
     started = time.perf_counter()
     outputs = [args.output, args.alpha, args.mask]
@@ -85,7 +85,7 @@ def _cut(args: argparse.Namespace, progress: TerminalProgress) -> int:
     plate = load_image(args.plate)
     progress("load", 0.0)
     try:
-        result = Pipeline().run(photo.pixels, plate.pixels, MatteOptions(method=args.method), progress=progress)
+        result = Pipeline().run(photo.pixels, plate.pixels, matte_options(args), progress=progress)
     except AlignmentError as err:
         raise err.with_path(args.plate) from None
     progress.close()

@@ -90,6 +90,10 @@ def build_actions(window: QMainWindow) -> SimpleNamespace:
         a.methods.addAction(action)
         a.method[method] = action
     a.method["auto"].setChecked(True)
+    a.trust_plate = make("&Trust the Plate (skip the scene check)", "mdi6.shield-check-outline", None,
+                         "Use this plate even if it does not seem to show the photo's backdrop (a product "
+                         "filling the frame on plain paper); the alignment is marked \u201ccheck\u201d",
+                         checkable=True)
     a.about = make("&About Matting Studio", None)
     return a
 
@@ -120,6 +124,7 @@ def build_menus(window: QMainWindow, a: SimpleNamespace) -> QMenu:
     matte.addSeparator()
     methods = matte.addMenu("Method")
     methods.addActions(list(a.method.values()))
+    matte.addAction(a.trust_plate)
     align = matte.addMenu("Nudge Plate")
     align.addActions(list(a.nudge.values()) + [a.reset_nudge])
     bar.addMenu("&Help").addAction(a.about)

@@ -18,6 +18,7 @@ from core import __version__
 from core.pipeline import MatteOptions
 
 from . import actions as actions_module
+from . import plate_trust
 from .alignment_panel import AlignmentPanel
 from .batch_review import BatchReview
 from .editor import MatteEditor
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = actions_module.build_menus(self, self.actions_)
         self.toolbar = actions_module.build_toolbar(self, self.actions_)
         self.touchup_panel.bind_history(self.actions_.undo, self.actions_.redo)
+        self.plate_trust = plate_trust.PlateTrust(self.actions_.trust_plate, engine.worker, self)
         self.batch = BatchReview(self, self.actions_.review)  # the Batch dialog and the review dock
         self._build_status_bar()
         self._nudge_timer = QTimer(self, singleShot=True, interval=NUDGE_DEBOUNCE_MS)
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, action=action: self.nudge(*action.data()))
         a.reset_nudge.triggered.connect(self.reset_nudge)
         a.methods.triggered.connect(lambda action: self.set_method(action.data()))
+        a.trust_plate.triggered.connect(self.set_trust_plate)
         a.about.triggered.connect(self._about)
         self.views.empty.openRequested.connect(self.choose_files)
         self.editor.changed.connect(self._refresh_state)
@@ -252,6 +255,7 @@ class MainWindow(QMainWindow):
         if self.run_job is not None:
             self.engine.cancel(self.run_job)
         self.options = replace(self.options, plate_offset=(float(self.offset[0]), float(self.offset[1])))
+        self.options = self.plate_trust.for_run(self.options, self.plate_path)
         self.run_job = self.engine.run(self.photo_path, self.plate_path, self.options,
                                       self.preview_megapixels)
         self._requested_offset = self.offset
@@ -263,6 +267,15 @@ class MainWindow(QMainWindow):
     def set_method(self, method: str) -> None:
         self.options = replace(self.options, method=method)
         if self.current is not None and self._confirm_discard_edits():
+            self.rerun()
+
+    def set_trust_plate(self, trusted: bool) -> None:
+        """Cut the pair the scene check last refused (else the one open) again, trusting its plate or not."""
+        photo, plate = self.plate_trust.refused_pair or (self.photo_path, self.plate_path)
+        self.plate_trust.set_trusted(plate if trusted and plate else None)
+        if (photo, plate) != (self.photo_path, self.plate_path):
+            self.open_pair(photo, plate)
+        elif self.current is None or self._confirm_discard_edits():
             self.rerun()
 
     def nudge(self, dx: int, dy: int) -> None:
@@ -334,10 +347,14 @@ class MainWindow(QMainWindow):
     def _on_failed(self, job: int, message: str) -> None:
         if self.batch.owns(job):
             return  # the Batch dialog shows it
+        refused = job == self.run_job and self.plate_trust.was_refused(job)
+        if refused:
+            self.plate_trust.refused_pair = (self.photo_path, self.plate_path)
         if job == self.run_job:
             self._restore_shown_pair()
         title = "Could not cut the photo" if job == self.run_job else "Could not finish"
-        self._warn(title, message + ("\nThe previous result is kept." if self.current is not None else ""))
+        self._warn(title, message + ("\nThe previous result is kept." if self.current is not None else ""),
+                   offer_trust=refused)
 
     def _restore_shown_pair(self) -> None:
         """After a failed or cancelled run, the window describes the result still on screen."""
@@ -442,10 +459,15 @@ class MainWindow(QMainWindow):
                                      busy=editing)
 
     # ----- misc
-    def _warn(self, title: str, message: str) -> None:
+    def _warn(self, title: str, message: str, offer_trust: bool = False) -> None:
+        """Show an error; with ``offer_trust``, offer to cut the refused pair again trusting its plate."""
         self.last_error = message
-        QMessageBox.warning(self, title, message)
+        if not offer_trust:
+            QMessageBox.warning(self, title, message)
+        trusted = offer_trust and plate_trust.ask_to_trust_plate(self, title, message)
         self.errorShown.emit(message)
+        if trusted:
+            self.set_trust_plate(True)
 
     def _about(self) -> None:
         QMessageBox.about(self, "About Matting Studio",

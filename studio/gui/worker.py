@@ -25,7 +25,7 @@ from PySide6.QtGui import QImage
 
 from core.display import (DisplayImages, make_display_images, render_detail, render_hints,
                           render_matte_region)
-from core.errors import MattingError
+from core.errors import AlignmentError, MattingError, SceneCheckError
 from core.jobs import CancelToken, Cancelled
 from core.pipeline import MatteOptions, MatteResult
 from core.touchup import TouchUpSession
@@ -192,6 +192,7 @@ class PipelineWorker(QObject):
     touchUpReady = Signal(object)        # TouchUpOutput
     exported = Signal(int, str)          # job, written path
     failed = Signal(int, str)            # job, message for the user
+    sceneRefused = Signal(int)           # job: the plate failed the scene check (just before failed)
     cancelled = Signal(int)
     jobFinished = Signal(int)
     batchProgress = Signal(int, object)  # job, core.batch.BatchProgress
@@ -228,6 +229,8 @@ class PipelineWorker(QObject):
         except Cancelled:
             self.cancelled.emit(job)
         except MattingError as err:
+            if isinstance(err, SceneCheckError):
+                self.sceneRefused.emit(job)  # trusting the plate may get past it
             self.failed.emit(job, str(err))
         except MemoryError:
             self.failed.emit(job, "Not enough memory for this image; close other programs or "
@@ -263,7 +266,10 @@ class PipelineWorker(QObject):
             def progress(stage: str, fraction: float, start=start, end=end) -> None:
                 self.progress.emit(req.job, stage, start + (end - start) * fraction)
 
-            result = self._pipeline.run(photo, plate, options, progress=progress, cancel=req.token)
+            try:
+                result = self._pipeline.run(photo, plate, options, progress=progress, cancel=req.token)
+            except AlignmentError as err:
+                raise err.with_path(req.plate_path) from None
             req.token.raise_if_cancelled()
             display = make_display_images(result, (width, height))
             session = None
