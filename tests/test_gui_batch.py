@@ -118,6 +118,10 @@ def test_dialog_checks_choices_before_running(window, qtbot, shots):
                                    bit_depth=8)
     assert [j.output.name for j in jobs] == ["IMG_1.webp", "IMG_2.webp", "IMG_3.webp", "IMG_4.webp"]
     assert options.method == "classical" and report_dir == str(shots.out) and not force
+    assert not options.align.trust_plate and not dialog.trust_plate.isChecked()
+    dialog.trust_plate.setChecked(True)  # a product filling the frame: the plates are trusted, for this batch
+    assert dialog.plan()[1].align.trust_plate
+    dialog.trust_plate.setChecked(False)
     form.format.setCurrentIndex(form.format.findData("png"))
     form.crop.setChecked(False)
     assert not shots.out.exists()
@@ -176,6 +180,7 @@ def test_batch_runs_in_the_worker_and_lists_flagged_and_failed_first(window, qtb
     assert panel.rows[0].quality.reasons and panel.rows[0].quality.reasons[0] in tree.topLevelItem(0).text(3)
     assert panel.summary.text().startswith("4 photos: 2 ok, 1 need review, 1 failed")
     assert remembered_choices(window.settings)["input"] == str(shots.folder)
+    assert "trust_plate" not in remembered_choices(window.settings)  # trusting is never carried to a new batch
 
     # run again: the cut photos are skipped, yet the flagged one stays first in the review list
     shown = {row.item.job.photo.name: (row.thumbnail, tree.topLevelItem(i).icon(0).pixmap(THUMBNAIL).toImage())

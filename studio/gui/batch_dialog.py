@@ -141,6 +141,10 @@ class BatchDialog(QDialog):
         self.method = self._combo(METHODS, state["method"])
         self.force = QCheckBox("Overwrite existing outputs (else photos already cut are skipped)")
         self.force.setChecked(bool(state["force"]))
+        # not remembered: a plate refused as "another scene" is trusted for one batch at a time, on purpose
+        self.trust_plate = QCheckBox("Trust the plates (skip the scene check; such photos are flagged for a look)")
+        self.trust_plate.setToolTip("For a product that fills the frame on plain paper, which the scene check "
+                                    "can take for a plate of another scene (as --trust-plate does)")
         self.export_form = ExportOptionsForm(state["export"], self)
 
         photos = QFormLayout()
@@ -152,6 +156,7 @@ class BatchDialog(QDialog):
         cutting = QFormLayout()
         cutting.addRow("Method:", self.method)
         cutting.addRow("", self.force)
+        cutting.addRow("", self.trust_plate)
         output = QFormLayout()
         output.addRow("Folder:", self._path_row(self.output, "fa5s.folder-open", self._browse_output))
         output.addRow(self.export_form)
@@ -257,15 +262,17 @@ class BatchDialog(QDialog):
 
     # ----- choices
     def choices(self) -> dict:
-        """The choices as a plain dict (the keys of ``DEFAULTS``), as remembered in the settings."""
+        """The choices as a plain dict: the keys of ``DEFAULTS``, as remembered in the settings, and
+        "trust_plate", which is not remembered."""
         return {"input": self.input.text().strip(), "pairing": self.pairing.currentData(),
                 "plate": self.plate.text().strip(), "csv": self.csv.text().strip(),
                 "pattern": self.pattern.text().strip(), "output": self.output.text().strip(),
                 "method": self.method.currentData(), "force": self.force.isChecked(),
-                "export": self.export_form.export_choices()}
+                "export": self.export_form.export_choices(), "trust_plate": self.trust_plate.isChecked()}
 
     def plan(self) -> tuple:
         """(jobs, MatteOptions, ExportOptions, force, report folder) for the choices; raises MattingError."""
+        from core.align import AlignOptions
         from core.batch_plan import plan_batch
         from core.pipeline import MatteOptions
 
@@ -286,7 +293,8 @@ class BatchDialog(QDialog):
             plate = c["plate"] if c["pairing"] == "plate" else None
             jobs = plan_batch(c["input"], plate=plate, pattern=c["pattern"] or None, output_dir=c["output"],
                               export=export)
-        return jobs, MatteOptions(method=c["method"]), export, c["force"], c["output"]
+        options = MatteOptions(method=c["method"], align=AlignOptions(trust_plate=c["trust_plate"]))
+        return jobs, options, export, c["force"], c["output"]
 
     # ----- running
     @property
