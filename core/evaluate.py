@@ -70,7 +70,7 @@ def real_pairs(data_dir: Optional[Path], max_side: int = 1024) -> list:
     return items
 
 
-def dev_set(data_dir: Optional[Path], count: int = 40, size=(384, 512)) -> list:
+def dev_set(data_dir: Optional[Path], count: int = 40, size=(384, 512)) -> list:  # (height, width)
     """``count`` synthetic items over SUBSETS (a third with real object masks when data exists) + real pairs."""
     from .synth import make_pair
 
@@ -242,8 +242,15 @@ def contact_sheet(report: dict, thumb_height: int = 160, max_rows: int = 24) -> 
     return np.concatenate([title, *rows], axis=0)
 
 
-def run_eval(data_dir: Optional[Path], count: int, methods: Sequence[str], sheet: Optional[Path]) -> int:
-    """The ``eval`` command: print the table, write the contact sheet; returns an exit code."""
+DEV_SIZE = (384, 512)  # the synthetic items' size at scale 1
+
+
+def run_eval(data_dir: Optional[Path], count: int, methods: Sequence[str], sheet: Optional[Path],
+             scale: float = 1.0) -> int:
+    """The ``eval`` command: print the table, write the contact sheet; returns an exit code.
+
+    scale: the synthetic items are rendered at ``scale`` x 384x512 (the real pairs keep their size).
+    """
     from .imageio import write_image
     from .pipeline import Pipeline
 
@@ -253,8 +260,12 @@ def run_eval(data_dir: Optional[Path], count: int, methods: Sequence[str], sheet
     if not Pipeline.networks_available():
         print("note: network weights are not installed; evaluating the classical method only")
         methods = [m for m in methods if m not in ("network", "hybrid")]
-    items = dev_set(data_dir, count)
-    print(f"dev set: {len(items)} items ({count} synthetic, {len(items) - count} real pairs); "
+    if not 0.25 <= scale <= 8:
+        print(f"--scale must be between 0.25 and 8, got {scale:g}")
+        return 2
+    size = (round(DEV_SIZE[0] * scale), round(DEV_SIZE[1] * scale))
+    items = dev_set(data_dir, count, size)
+    print(f"dev set: {len(items)} items ({count} synthetic at {size[1]}x{size[0]}, {len(items) - count} real pairs); "
           f"methods: {', '.join(methods)}")
     report = evaluate(items, methods)
     print(summarise(report))

@@ -158,3 +158,20 @@ def test_sixteen_bit_photo_gives_sixteen_bit_png(tmp_path, capsys):
     solid = truth > 0.999
     assert (written[..., :3][solid] % 257 != 0).mean() > 0.5
     assert iou(written[..., 3] / 65535.0, truth) > 0.95
+
+
+def test_eval_scores_the_dev_set_at_the_size_asked_and_writes_the_sheet(tmp_path, capsys):
+    sheet = tmp_path / "sheet.png"
+    code = main(["eval", "--data", str(tmp_path / "no-data"), "--count", "2", "--methods", "classical",
+                 "--sheet", str(sheet), "--scale", "0.5"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "no shared data" in out and "2 synthetic at 256x192" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("classical ")]
+    assert rows[0][1] == "all" and rows[0][2] == "2"
+    sad, iou_all = float(rows[0][3]), float(rows[0][7])
+    assert 0 <= sad < 20 and 0.5 < iou_all <= 1  # real figures, not placeholders
+    picture = cv2.imread(str(sheet))
+    assert picture is not None and picture.shape[0] > 100 and picture.std() > 10
+    assert main(["eval", "--data", str(tmp_path), "--count", "1", "--methods", "classical", "--sheet",
+                 str(sheet), "--scale", "20"]) == 2
