@@ -217,6 +217,26 @@ def test_hard_fraction_forces_the_hard_subsets():
         PairDataset(48, None, hard_fraction=1.5)
 
 
+def test_full_scale_renders_larger_pairs_while_the_base_keeps_its_size():
+    from core.train.matting_task import matting_step_loss
+
+    task = get_task("matting")
+    config = {**_config(size=32, batch=2), "full_scale": 3}
+    dataset = task.build_dataset(config, None)
+    item = dataset[0]
+    assert item["photo"].shape == (3, 96, 96) and item["coarse"].shape == (1, 96, 96)
+    batch = {k: torch.stack([dataset[i][k] for i in range(2)]) for k in item}
+    model = task.build_model(config)
+    seen = []
+    base = model.base.forward
+    model.base.forward = lambda photo, plate, coarse: seen.append(photo.shape[-2:]) or base(photo, plate, coarse)
+    for _ in range(4):
+        loss, parts = matting_step_loss(model, batch, config)
+        assert torch.isfinite(loss) and parts["ref_alpha"] >= 0
+    assert all(max(shape) <= 32 for shape in seen)  # the base at --size or less, the refiner on 96 px pairs
+    assert train_main(["matting", "--out", "unused", "--full-scale", "0"]) == 2
+
+
 def test_degraded_mask_stays_near_the_true_alpha():
     alpha = np.zeros((64, 64), np.float32)
     alpha[16:48, 16:48] = 1

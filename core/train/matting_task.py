@@ -5,7 +5,9 @@ downsampled by a random factor in ``BASE_SCALES``, so the base trains at
 128-384 px, the size it runs at in inference (long side 384; a 24 MP photo is
 downsampled about 16x, more than the refiner sees in training), and the
 refiner re-solves, per image, the ``TOP_TILES`` highest-scoring tiles (as at
-inference) plus ``RANDOM_TILES`` random ones. The coarse mask input is a degraded
+inference) plus ``RANDOM_TILES`` random ones. With ``full_scale`` F (``--full-scale``)
+pairs are rendered F times larger and the base still sees 128-384 px, so the
+refiner learns the F-3F times upsampling of real photos (about 16x at 24 MP). The coarse mask input is a degraded
 true alpha, so this does not depend on the coarse network.
 """
 from __future__ import annotations
@@ -48,6 +50,7 @@ def matting_step_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torc
     full_size = tuple(photo.shape[-2:])
     generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,))))
     scale = BASE_SCALES[int(torch.randint(0, len(BASE_SCALES), (1,), generator=generator))]
+    scale *= config.get("full_scale", 1)  # pairs rendered that much larger: the base keeps its size
     small = (max(32, round(full_size[0] / scale)), max(32, round(full_size[1] / scale)))
 
     def down(x):
@@ -82,7 +85,8 @@ def matting_step_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torc
 MATTING = Task(
     name="matting",
     build_model=_build_matting,
-    build_dataset=lambda config, data: PairDataset(config["size"], data, coarse=True, hard_fraction=config.get("hard_fraction", 0.0)),
+    build_dataset=lambda config, data: PairDataset(config["size"] * config.get("full_scale", 1), data, coarse=True,
+                                                   hard_fraction=config.get("hard_fraction", 0.0)),
     compute_loss=matting_step_loss,
     default_size=384,
     default_batch=4,

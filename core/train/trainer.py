@@ -100,7 +100,8 @@ def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
     """
     defaults = {"size": task.default_size, "batch": task.default_batch, "lr": task.default_lr,
                 "steps": DEFAULT_STEPS, "swa": False, "hybrid": True, "bf16": False, "channels_last": True,
-                "hard_fraction": DEFAULT_HARD_FRACTION, "ema": 0.0}
+                "hard_fraction": DEFAULT_HARD_FRACTION, "ema": 0.0,
+                "full_scale": 1}
     config = {**defaults, **(saved or {})}
     config.update({k: v for k, v in given.items() if v is not None})
     for key in ("mid", "width", "stem_stride", "hidden"):
