@@ -16,6 +16,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from studio.gui.app import create_main_window  # noqa: E402
+from core.align import TRUST_HINT  # noqa: E402
 from studio.gui.plate_trust import TRUST_BUTTON_TEXT, make_refusal_box  # noqa: E402
 from tests.test_trust_plate import _save, frame_filling_pair  # noqa: E402
 
@@ -38,6 +39,9 @@ def test_refusal_box_offers_the_retry_but_defaults_to_close(qapp):
     assert box.trust_button.text() == TRUST_BUTTON_TEXT
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Close)
     assert "marked \u201ccheck\u201d" in box.informativeText()
+    hinted = "plate.png: the plate matches on 50% of the edges (if the plate is right, trust it: " + TRUST_HINT + ")"
+    box = make_refusal_box(None, "Could not cut the photo", hinted)
+    assert box.text() == "plate.png: the plate matches on 50% of the edges"  # the button, not a CLI flag, in the app
 
 
 def test_refused_plate_is_cut_again_trusted_from_the_error(window, qtbot, monkeypatch, tmp_path):
@@ -54,7 +58,7 @@ def test_refused_plate_is_cut_again_trusted_from_the_error(window, qtbot, monkey
     with qtbot.waitSignal(window.resultShown, timeout=TIMEOUT_MS) as shown:
         window.open_pair(photo, plate)
     assert len(boxes) == 1
-    assert "bears_plate.png: the plate, used as it is" in boxes[0] and "Matte > Trust the Plate" in boxes[0]
+    assert "bears_plate.png: the plate, used as it is" in boxes[0] and "--trust-plate" not in boxes[0]
     out = shown.args[0]
     report = out.result.alignment
     assert out.final and out.plate_path == str(plate)

@@ -16,6 +16,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from core.align import TRUST_HINT
+
 from .actions import ICON_COLOUR
 
 TRUST_BUTTON_TEXT = "Use This Plate Anyway"
@@ -23,6 +25,7 @@ TRUST_BUTTON_TEXT = "Use This Plate Anyway"
 
 def make_refusal_box(parent: Optional[QWidget], title: str, message: str) -> QMessageBox:
     """The warning for a refused plate, with a button (``box.trust_button``) to cut again trusting it."""
+    message = message.replace(f" (if the plate is right, trust it: {TRUST_HINT})", "")  # the button says it here
     box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Close, parent)
     box.setInformativeText("If this is the right plate (the product fills the frame), cut again trusting it: "
                            "the scene check is skipped and the alignment is marked \u201ccheck\u201d for a look.")
