@@ -64,7 +64,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="e3fe598a411f112b467d60a92ef43f8ea5a511b9b5d6df3adb1da59bf6be1c8c",
+        sha256="ea995a60f86d63ae1b2726ecb2cb54a10db200f77a18c27f556d4873dc9fbe07",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
@@ -74,7 +74,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "matting": ModelSpec(
         name="matting",
         filename="matting_bgm.pt",
-        sha256="f0124cce6b036c861d746bfd170e4f9a435f14d841ada8c87b3bad2d61a36a84",
+        sha256="99f3d353d0028ddcf554116fbfb4f081692519b4406306086216f68fad26e447",
         architecture="bgm-small-h8-p16",
         input_size=384,
         normalisation="photo, aligned plate RGB and coarse mask in [0, 1]; normalised inside the network",
