@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                     default=["classical", "network", "hybrid", "best"])
     ev.add_argument("--sheet", type=Path, default=Path("eval-contact-sheet.png"), help="contact sheet PNG to write")
     ev.add_argument("--scale", type=float, default=1.0,
-                    help="render the synthetic items this many times larger than 384x512 (3: 1152x1536, "
+                    help="render the synthetic items this many times larger than 512x384 (3: 1536x1152, "
                          "nearer a real photo, where the refiner works; default 1)")
 
     try:
