@@ -78,3 +78,29 @@ def test_eval_best_takes_the_candidate_the_judge_ranks_first_per_item():
     assert "best vs classical: SAD 3.33x, MSE 3.33x better (target 3x: met; n=2)" in text
     report["network"]["items"][1] = row(item_b, 40, 0, 1000, 3.0, 2.0)
     assert "network vs classical: SAD 2.86x, MSE 2.86x better (target 3x: not met; n=2)" in summarise(report)
+
+
+def _two_backdrop_shots(gain_b=(1.0, 1.0, 1.0)):
+    """A half-transparent disc over two backdrops; the empty B backdrop shot with ``gain_b`` less light."""
+    rng = np.random.default_rng(0)
+    h, w = 96, 128
+    yy, xx = np.mgrid[:h, :w]
+    alpha = ((yy - 48) ** 2 + (xx - 64) ** 2 < 20 ** 2) * 0.6
+    fg = np.array([0.8, 0.3, 0.2])
+    back_a = np.clip(np.array([0.2, 0.5, 0.8]) + rng.normal(0, 0.01, (h, w, 3)), 0, 1)
+    back_b = np.clip(np.array([0.7, 0.7, 0.3]) + rng.normal(0, 0.01, (h, w, 3)), 0, 1)
+    comp = [alpha[..., None] * fg + (1 - alpha[..., None]) * b for b in (back_a, back_b)]
+    return alpha, comp[0], comp[1], back_a, back_b / np.array(gain_b)
+
+
+def test_triangulation_recovers_alpha_and_takes_out_a_backdrop_drift():
+    from core.evaluate import triangulate_alpha
+
+    alpha, ca, cb, ba, bb = _two_backdrop_shots()
+    assert np.abs(triangulate_alpha(ca, cb, ba, bb) - alpha).mean() < 0.01
+    alpha, ca, cb, ba, bb = _two_backdrop_shots(gain_b=(0.9, 1.0, 1.15))  # white balance drifted between shots
+    plain = triangulate_alpha(ca, cb, ba, bb)
+    matched = triangulate_alpha(ca, cb, ba, bb, match_exposure=True)
+    backdrop = alpha == 0
+    assert plain[backdrop].mean() > 0.03  # the drift reads as a veil over the whole backdrop
+    assert matched[backdrop].mean() < 0.01 and np.abs(matched - alpha).mean() < 0.01

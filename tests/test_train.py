@@ -16,7 +16,7 @@ from core.models.matting import MattingNetwork
 from core.synth import make_pair
 from core.train.adversarial import AdversarialStage, find_real_pairs, matte_full_resolution
 from core.train.cli import main as train_main
-from core.train.data import PairDataset, degrade_mask, render_pair
+from core.train.data import PairDataset, degrade_mask, fill_gaps, render_pair
 from core.train.plot import read_log
 from core.train.tasks import get_task
 from core.train.trainer import learning_rate, train
@@ -249,6 +249,24 @@ def test_degraded_mask_stays_near_the_true_alpha():
     assert 2 <= sum(c > 0.3 for c in claimed) <= 16  # sometimes, not always
 
 
+def test_filled_masks_close_the_gaps_and_holes_a_coarse_network_misses():
+    ring = np.zeros((96, 96), np.float32)
+    cv2.circle(ring, (48, 48), 30, 1.0, 6)  # a handle: the backdrop shows through its middle
+    ring[80:92, 10:86] = 1.0
+    ring[80:92, 44:47] = 0.0  # a 3 px gap between two feet
+    hole, gap = (slice(40, 56), slice(40, 56)), (slice(82, 90), slice(44, 47))
+    filled = fill_gaps(ring, np.random.default_rng(0))
+    assert filled[hole].min() == 1.0 and filled[gap].min() == 1.0
+    assert filled[:8].max() == 0.0 and np.array_equal(filled[ring == 1], ring[ring == 1])  # nothing outside grows
+    always = [degrade_mask(ring, np.random.default_rng(seed), None, filled=1.0)[hole].mean() for seed in range(10)]
+    never = [degrade_mask(ring, np.random.default_rng(seed), None, filled=0.0)[hole].mean() for seed in range(10)]
+    assert min(always) > 0.5 and sum(v > 0.5 for v in never) <= 3
+    with pytest.raises(ValueError, match="filled_masks"):
+        PairDataset(48, None, coarse=True, filled_masks=1.5)
+    assert get_task("matting").build_dataset({"size": 48, "filled_masks": 0.7}, None).filled_masks == 0.7
+    assert train_main(["matting", "--out", "unused", "--filled-masks", "2"]) == 2
+
+
 def test_learning_rate_warms_up_then_decays():
     config = {"lr": 1e-3, "steps": 10_000}
     assert learning_rate(0, config) < learning_rate(299, config) <= 1e-3
@@ -266,6 +284,8 @@ def test_resume_keeps_saved_options_unless_given():
     assert resolve_config(task, {"size": None}, None)["size"] == task.default_size
     assert config["hard_fraction"] == 0.5  # runs saved before the option resume with the default
     assert resolve_config(task, {"hard_fraction": 0.2}, {**saved, "hard_fraction": 0.5})["hard_fraction"] == 0.2
+    assert resolve_config(task, {}, None)["filled_masks"] == 0.3  # new runs fill some coarse masks
+    assert config["filled_masks"] == 0.0  # runs saved before the option go on as they were trained
 
 
 @pytest.mark.slow

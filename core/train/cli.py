@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-scale", type=int, default=None, metavar="F",
                         help="matting: render pairs F times --size; the base still sees them at --size or less, "
                              "so the refiner trains on F-3F times upsampling (default 1)")
+    parser.add_argument("--filled-masks", type=float, default=None, metavar="SHARE",
+                        help="matting: share of coarse-mask inputs whose gaps and holes are filled, as the coarse "
+                             "network fills them between stems or inside handles (default 0.3 for new runs)")
     parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
                         help="keep a moving average of the weights (e.g. 0.998 per step); export writes it")
     parser.add_argument("--raw", action="store_true", help="export: the last weights, not the moving average")
@@ -83,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
     if args.full_scale is not None and not 1 <= args.full_scale <= 8:
         print(f"--full-scale is a whole factor from 1 to 8, got {args.full_scale}.", file=sys.stderr)
         return 2
+    if args.filled_masks is not None and not 0.0 <= args.filled_masks <= 1.0:
+        print(f"--filled-masks is a share between 0 and 1, got {args.filled_masks}.", file=sys.stderr)
+        return 2
     if args.ema is not None and not 0.0 <= args.ema < 1.0:
         print(f"--ema is a decay per step between 0 and 1 (e.g. 0.998), got {args.ema}.", file=sys.stderr)
         return 2
@@ -118,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         "hard_fraction": args.hard_fraction,
         "ema": args.ema,
         "full_scale": args.full_scale,
+        "filled_masks": args.filled_masks,
         "channels_last": False if args.no_channels_last else None,
         "data": args.data,
         "mirror": args.mirror,
