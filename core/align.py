@@ -202,12 +202,12 @@ def _scene_refusal(comparison: Optional[Comparison], inliers: int, method: str,
         return measured, SceneCheckError(
             f"{measured}, and the backdrop is plain, so there was nothing to align on: either this is the "
             "wrong plate file (pick the plate shot with this photo) or the product fills the frame (if the "
-            f"plate is right, trust it: {TRUST_HINT})")
+            f"plate is right, trust it: {TRUST_HINT}).")
     what = "matching backdrop tiles" if method == "dense" else "matching features"
     measured = f"the plate does not seem to show the same backdrop as the photo (only {inliers} {what})"
     return measured, SceneCheckError(
         f"the plate does not show the same backdrop as the photo (only {inliers} {what}); shoot the plate "
-        f"from the same position or pick the right plate file (if the plate is right, trust it: {TRUST_HINT})")
+        f"from the same position or pick the right plate file (if the plate is right, trust it: {TRUST_HINT}).")
 
 
 def _inlier_px(method: str) -> float:

@@ -39,9 +39,9 @@ def test_refusal_box_offers_the_retry_but_defaults_to_close(qapp):
     assert box.trust_button.text() == TRUST_BUTTON_TEXT
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Close)
     assert "marked \u201ccheck\u201d" in box.informativeText()
-    hinted = "plate.png: the plate matches on 50% of the edges (if the plate is right, trust it: " + TRUST_HINT + ")"
+    hinted = "plate.png: the plate matches on 50% of the edges (if the plate is right, trust it: " + TRUST_HINT + ")."
     box = make_refusal_box(None, "Could not cut the photo", hinted)
-    assert box.text() == "plate.png: the plate matches on 50% of the edges"  # the button, not a CLI flag, in the app
+    assert box.text() == "plate.png: the plate matches on 50% of the edges."  # the button, not a CLI flag, in the app
 
 
 def test_refused_plate_is_cut_again_trusted_from_the_error(window, qtbot, monkeypatch, tmp_path):
