@@ -237,6 +237,32 @@ def test_full_scale_renders_larger_pairs_while_the_base_keeps_its_size():
     assert train_main(["matting", "--out", "unused", "--full-scale", "0"]) == 2
 
 
+def test_coarse_net_share_feeds_the_matting_network_the_coarse_networks_mask(monkeypatch):
+    from core.models.inference import predict_coarse_mask
+    from core.train import matting_task
+
+    pair = make_pair(1_000_123, size=(96, 128))
+    as_batch = lambda image: torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]  # noqa: E731
+    made = matting_task.network_coarse(as_batch(pair.photo), as_batch(pair.aligned_plate))[0, 0].numpy()
+    assert np.abs(made - predict_coarse_mask(pair.photo, pair.aligned_plate)).mean() < 0.01  # as at inference
+
+    task = get_task("matting")
+    config = _config(size=32, batch=2)
+    dataset = task.build_dataset(config, None)
+    batch = {k: torch.stack([dataset[i][k] for i in range(2)]) for k in dataset[0]}
+    network_mask = torch.full((2, 1, 32, 32), 0.25)
+    monkeypatch.setattr(matting_task, "network_coarse", lambda photo, plate: network_mask[: len(photo)])
+    model = task.build_model(config)
+    fed = []
+    base = model.base.forward
+    model.base.forward = lambda photo, plate, coarse: fed.append(coarse) or base(photo, plate, coarse)
+    matting_task.matting_step_loss(model, batch, {**config, "coarse_net": 1.0})
+    matting_task.matting_step_loss(model, batch, {**config, "coarse_net": 0.0})
+    assert torch.allclose(fed[0], torch.tensor(0.25))  # the base saw the network's mask (downsampled)
+    assert not torch.allclose(fed[1], torch.tensor(0.25))  # and otherwise the degraded truth
+    assert train_main(["matting", "--out", "unused", "--coarse-net", "-0.1"]) == 2
+
+
 def test_degraded_mask_stays_near_the_true_alpha():
     alpha = np.zeros((64, 64), np.float32)
     alpha[16:48, 16:48] = 1
@@ -286,6 +312,7 @@ def test_resume_keeps_saved_options_unless_given():
     assert resolve_config(task, {"hard_fraction": 0.2}, {**saved, "hard_fraction": 0.5})["hard_fraction"] == 0.2
     assert resolve_config(task, {}, None)["filled_masks"] == 0.3  # new runs fill some coarse masks
     assert config["filled_masks"] == 0.0  # runs saved before the option go on as they were trained
+    assert resolve_config(task, {}, None)["coarse_net"] == 0.5 and config["coarse_net"] == 0.0
 
 
 @pytest.mark.slow

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filled-masks", type=float, default=None, metavar="SHARE",
                         help="matting: share of coarse-mask inputs whose gaps and holes are filled, as the coarse "
                              "network fills them between stems or inside handles (default 0.3 for new runs)")
+    parser.add_argument("--coarse-net", type=float, default=None, metavar="SHARE",
+                        help="matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
+                             "rather than a degraded true alpha (default 0.5 for new runs)")
     parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
                         help="keep a moving average of the weights (e.g. 0.998 per step); export writes it")
     parser.add_argument("--raw", action="store_true", help="export: the last weights, not the moving average")
@@ -86,9 +89,10 @@ def run(args: argparse.Namespace) -> int:
     if args.full_scale is not None and not 1 <= args.full_scale <= 8:
         print(f"--full-scale is a whole factor from 1 to 8, got {args.full_scale}.", file=sys.stderr)
         return 2
-    if args.filled_masks is not None and not 0.0 <= args.filled_masks <= 1.0:
-        print(f"--filled-masks is a share between 0 and 1, got {args.filled_masks}.", file=sys.stderr)
-        return 2
+    for flag, share in (("--filled-masks", args.filled_masks), ("--coarse-net", args.coarse_net)):
+        if share is not None and not 0.0 <= share <= 1.0:
+            print(f"{flag} is a share between 0 and 1, got {share}.", file=sys.stderr)
+            return 2
     if args.ema is not None and not 0.0 <= args.ema < 1.0:
         print(f"--ema is a decay per step between 0 and 1 (e.g. 0.998), got {args.ema}.", file=sys.stderr)
         return 2
@@ -125,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         "ema": args.ema,
         "full_scale": args.full_scale,
         "filled_masks": args.filled_masks,
+        "coarse_net": args.coarse_net,
         "channels_last": False if args.no_channels_last else None,
         "data": args.data,
         "mirror": args.mirror,

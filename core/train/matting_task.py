@@ -8,7 +8,9 @@ refiner re-solves, per image, the ``TOP_TILES`` highest-scoring tiles (as at
 inference) plus ``RANDOM_TILES`` random ones. With ``full_scale`` F (``--full-scale``)
 pairs are rendered F times larger and the base still sees 128-384 px, so the
 refiner learns the F-3F times upsampling of real photos (about 16x at 24 MP). The coarse mask input is a degraded
-true alpha, so this does not depend on the coarse network.
+true alpha (see ``core.train.data.degrade_mask``), or for a ``coarse_net`` share of the samples (``--coarse-net``)
+the shipped coarse network's own mask, so the matting network learns what that mask gets right (the soft
+alpha of glass) as well as what it gets wrong.
 """
 from __future__ import annotations
 
@@ -44,11 +46,35 @@ def _choose_tiles(alpha_b: torch.Tensor, error_b: torch.Tensor, full_size, patch
     return torch.from_numpy(np.concatenate([ys, ry])), torch.from_numpy(np.concatenate([xs, rx]))
 
 
+def network_coarse(photo: torch.Tensor, plate: torch.Tensor) -> torch.Tensor:
+    """The shipped coarse network's mask (B, 1, H, W) for photos and plates (B, 3, H, W), made as
+    ``core.models.inference.predict_coarse_mask`` makes it: long side at the network's input size,
+    padded to a multiple of 32, fused probability upsampled back. Not trained here (no gradient)."""
+    from core.models.registry import get_spec, load_model
+
+    model = load_model("coarse", "cpu")
+    height, width = photo.shape[-2:]
+    scale = get_spec("coarse").input_size / max(height, width)
+    h, w = max(1, round(height * scale)), max(1, round(width * scale))
+    mode = "area" if scale < 1 else "bilinear"
+    with torch.no_grad():
+        x = torch.cat([F.interpolate(t.float(), size=(h, w), mode=mode) for t in (photo, plate)], 1)
+        x = F.pad(x, (0, -(-w // 32) * 32 - w, 0, -(-h // 32) * 32 - h), mode="replicate")
+        probability = torch.sigmoid(model(x)[0])[:, :, :h, :w]
+        return F.interpolate(probability, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 1)
+
+
 def matting_step_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torch.Tensor, dict]:
     """Base loss at base resolution plus refiner loss on the patches (both :func:`matting_loss`)."""
     photo, plate, alpha, foreground, coarse = (batch[k] for k in ("photo", "plate", "alpha", "foreground", "coarse"))
     full_size = tuple(photo.shape[-2:])
     generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,))))
+    share = config.get("coarse_net", 0.0)
+    if share > 0:
+        pick = torch.rand(photo.shape[0], generator=generator) < share
+        if pick.any():
+            coarse = coarse.clone()
+            coarse[pick] = network_coarse(photo[pick], plate[pick]).to(coarse.dtype)
     scale = BASE_SCALES[int(torch.randint(0, len(BASE_SCALES), (1,), generator=generator))]
     scale *= config.get("full_scale", 1)  # pairs rendered that much larger: the base keeps its size
     small = (max(32, round(full_size[0] / scale)), max(32, round(full_size[1] / scale)))
