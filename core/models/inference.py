@@ -109,8 +109,9 @@ def refine_matte(
 
     photo, aligned_plate: HxWx3 float32 [0, 1]; coarse_mask: HxW float32 [0, 1].
     The base runs with the long side at 384 px (the registry's input size, the
-    largest size it trains at; on 1024 px eval pairs a base at 512 was worse
-    than at 256 or 384 after early training); the refiner re-solves the
+    largest size it trains at; with session 4's weights a base at 512 was 2-6 %
+    better on photo-sized pairs, 1 % worse on the dev set and 40 % slower, see
+    the model card); the refiner re-solves the
     highest-scoring 16x16 tiles (predicted error plus alpha uncertainty), at most
     ``MAX_REFINED_PIXELS`` pixels, in batches, checking ``cancel`` between them
     and reporting stage "refine" to ``progress``.

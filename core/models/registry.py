@@ -74,7 +74,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "matting": ModelSpec(
         name="matting",
         filename="matting_bgm.pt",
-        sha256="99f3d353d0028ddcf554116fbfb4f081692519b4406306086216f68fad26e447",
+        sha256="e3ab3ffdde755b555eed7ad8445e1eda9886ebcda1a904d2fd149ae08a5b9c22",
         architecture="bgm-small-h8-p16",
         input_size=384,
         normalisation="photo, aligned plate RGB and coarse mask in [0, 1]; normalised inside the network",
