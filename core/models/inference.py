@@ -74,6 +74,20 @@ def _model_dtype(model: torch.nn.Module) -> torch.dtype:
     return next(model.parameters()).dtype
 
 
+def coarse_input_size(height: int, width: int) -> tuple[int, int]:
+    """(h, w) at which the coarse network sees a height x width photo: long side at its input size, aspect kept."""
+    scale = get_spec("coarse").input_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def coarse_probability(model: torch.nn.Module, photo: torch.Tensor, plate: torch.Tensor) -> torch.Tensor:
+    """Fused probability (B, 1, h, w) for photos and plates (B, 3, h, w) already at the coarse input size:
+    padded by edge replication to a multiple of 32 for the network, cropped back. Call under no_grad."""
+    h, w = photo.shape[-2:]
+    x = F.pad(torch.cat([photo, plate], 1), (0, -(-w // 32) * 32 - w, 0, -(-h // 32) * 32 - h), mode="replicate")
+    return torch.sigmoid(model(x)[0])[:, :, :h, :w]
+
+
 def predict_coarse_mask(photo: np.ndarray, aligned_plate: np.ndarray, *, device: Optional[str] = None) -> np.ndarray:
     """Coarse mask HxW float32 [0, 1] at the photo's resolution.
 
@@ -86,13 +100,10 @@ def predict_coarse_mask(photo: np.ndarray, aligned_plate: np.ndarray, *, device:
     model = load_model("coarse", device)
     device = next(model.parameters()).device
     height, width = photo.shape[:2]
-    scale = get_spec("coarse").input_size / max(height, width)
-    h, w = max(1, round(height * scale)), max(1, round(width * scale))
-    pad_h, pad_w = -(-h // 32) * 32 - h, -(-w // 32) * 32 - w
+    h, w = coarse_input_size(height, width)
     with torch.inference_mode():
-        x = torch.cat([_to_tensor(_resize(im, (h, w)), device, _model_dtype(model)) for im in (photo, aligned_plate)], 1)
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        probability = torch.sigmoid(model(x)[0])[0, 0, :h, :w].float().cpu().numpy()
+        small = (_to_tensor(_resize(im, (h, w)), device, _model_dtype(model)) for im in (photo, aligned_plate))
+        probability = coarse_probability(model, *small)[0, 0].float().cpu().numpy()
     return np.clip(cv2.resize(probability, (width, height), interpolation=cv2.INTER_LINEAR), 0, 1).astype(np.float32)
 
 

@@ -48,19 +48,17 @@ def _choose_tiles(alpha_b: torch.Tensor, error_b: torch.Tensor, full_size, patch
 
 def network_coarse(photo: torch.Tensor, plate: torch.Tensor) -> torch.Tensor:
     """The shipped coarse network's mask (B, 1, H, W) for photos and plates (B, 3, H, W), made as
-    ``core.models.inference.predict_coarse_mask`` makes it: long side at the network's input size,
-    padded to a multiple of 32, fused probability upsampled back. Not trained here (no gradient)."""
-    from core.models.registry import get_spec, load_model
+    ``core.models.inference.predict_coarse_mask`` makes it (torch resizing instead of OpenCV's).
+    Not trained here (no gradient)."""
+    from core.models.inference import coarse_input_size, coarse_probability
+    from core.models.registry import load_model
 
     model = load_model("coarse", "cpu")
     height, width = photo.shape[-2:]
-    scale = get_spec("coarse").input_size / max(height, width)
-    h, w = max(1, round(height * scale)), max(1, round(width * scale))
-    mode = "area" if scale < 1 else "bilinear"
+    h, w = coarse_input_size(height, width)
+    mode = "area" if h < height else "bilinear"
     with torch.no_grad():
-        x = torch.cat([F.interpolate(t.float(), size=(h, w), mode=mode) for t in (photo, plate)], 1)
-        x = F.pad(x, (0, -(-w // 32) * 32 - w, 0, -(-h // 32) * 32 - h), mode="replicate")
-        probability = torch.sigmoid(model(x)[0])[:, :, :h, :w]
+        probability = coarse_probability(model, *(F.interpolate(t.float(), size=(h, w), mode=mode) for t in (photo, plate)))
         return F.interpolate(probability, size=(height, width), mode="bilinear", align_corners=False).clamp(0, 1)
 
 
