@@ -294,6 +294,21 @@ def test_filled_masks_close_the_gaps_and_holes_a_coarse_network_misses():
     assert train_main(["matting", "--out", "unused", "--filled-masks", "2"]) == 2
 
 
+def test_binary_masks_do_not_tell_the_matting_network_how_transparent_glass_is():
+    glass = np.zeros((96, 96), np.float32)
+    glass[16:80, 24:72] = 0.3  # a tumbler: 30 % opaque all over
+    inside = (slice(30, 66), slice(36, 60))
+    soft = [degrade_mask(glass, np.random.default_rng(seed), None, binary=0.0)[inside] for seed in range(12)]
+    binary = [degrade_mask(glass, np.random.default_rng(seed), None, binary=1.0)[inside] for seed in range(12)]
+    assert max(np.median(m) for m in soft) < 0.45  # the soft alpha leaks into the mask...
+    assert sum(np.median(m) > 0.9 for m in binary) >= 8  # ...the thresholded one says "product" (holes aside)
+    assert np.median([np.abs(m - 0.3).mean() for m in binary]) > 0.5
+    with pytest.raises(ValueError, match="binary_masks"):
+        PairDataset(48, None, coarse=True, binary_masks=-0.1)
+    assert get_task("matting").build_dataset({"size": 48, "binary_masks": 0.4}, None).binary_masks == 0.4
+    assert train_main(["matting", "--out", "unused", "--binary-masks", "1.2"]) == 2
+
+
 def test_learning_rate_warms_up_then_decays():
     config = {"lr": 1e-3, "steps": 10_000}
     assert learning_rate(0, config) < learning_rate(299, config) <= 1e-3
@@ -314,6 +329,7 @@ def test_resume_keeps_saved_options_unless_given():
     assert resolve_config(task, {}, None)["filled_masks"] == 0.3  # new runs fill some coarse masks
     assert config["filled_masks"] == 0.0  # runs saved before the option go on as they were trained
     assert resolve_config(task, {}, None)["coarse_net"] == 0.5 and config["coarse_net"] == 0.0
+    assert resolve_config(task, {}, None)["binary_masks"] == 0.7 and config["binary_masks"] == 0.0
 
 
 @pytest.mark.slow

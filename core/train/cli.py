@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--filled-masks", type=float, default=None, metavar="SHARE",
                         help="matting: share of coarse-mask inputs whose gaps and holes are filled, as the coarse "
                              "network fills them between stems or inside handles (default 0.3 for new runs)")
+    parser.add_argument("--binary-masks", type=float, default=None, metavar="SHARE",
+                        help="matting: share of degraded coarse-mask inputs made from the thresholded alpha, so that "
+                             "the mask does not say how transparent glass is (default 0.7 for new runs)")
     parser.add_argument("--coarse-net", type=float, default=None, metavar="SHARE",
                         help="matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
                              "rather than a degraded true alpha (default 0.5 for new runs)")
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if args.full_scale is not None and not 1 <= args.full_scale <= 8:
         print(f"--full-scale is a whole factor from 1 to 8, got {args.full_scale}.", file=sys.stderr)
         return 2
-    for flag, share in (("--filled-masks", args.filled_masks), ("--coarse-net", args.coarse_net)):
+    for flag, share in (("--filled-masks", args.filled_masks), ("--binary-masks", args.binary_masks),
+                        ("--coarse-net", args.coarse_net)):
         if share is not None and not 0.0 <= share <= 1.0:
             print(f"{flag} is a share between 0 and 1, got {share}.", file=sys.stderr)
             return 2
@@ -129,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         "ema": args.ema,
         "full_scale": args.full_scale,
         "filled_masks": args.filled_masks,
+        "binary_masks": args.binary_masks,
         "coarse_net": args.coarse_net,
         "channels_last": False if args.no_channels_last else None,
         "data": args.data,

@@ -96,17 +96,23 @@ def fill_gaps(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def degrade_mask(alpha: np.ndarray, rng: np.random.Generator, shadow: np.ndarray | None = None,
-                 filled: float = 0.0) -> np.ndarray:
+                 filled: float = 0.0, binary: float = 0.0) -> np.ndarray:
     """A coarse-mask look-alike from true alpha (HxW [0, 1]): blurred, eroded or dilated, with holes and blobs.
 
     Lets the matting network train without a trained coarse network. ``shadow``
     (HxW, 1 = none) is the pair's cast-shadow darkening: in 40 % of the masks the
     shadow is claimed as foreground, as an early coarse network does, so the
     matting network learns to reject it. In a ``filled`` share of the masks the
-    gaps and holes are filled (:func:`fill_gaps`). The result is HxW float32 [0, 1].
+    gaps and holes are filled (:func:`fill_gaps`). In a ``binary`` share the
+    mask starts from the alpha thresholded at 0.02-0.5 rather than the alpha
+    itself: a coarse mask tells where the product is, not how transparent its
+    glass is, and a soft mask inside glass would hand the matting network the
+    answer it has to read from photo and plate. The result is HxW float32 [0, 1].
     """
     h, w = alpha.shape
     mask = alpha.copy()
+    if binary > 0 and rng.random() < binary:
+        mask = (alpha > rng.uniform(0.02, 0.5)).astype(np.float32)
     if shadow is not None and rng.random() < 0.4:
         darkened = (1.0 - shadow) > rng.uniform(0.05, 0.2)
         mask = np.maximum(mask, darkened.astype(np.float32) * rng.uniform(0.5, 1.0))
@@ -136,17 +142,19 @@ class PairDataset(Dataset):
     Items are dicts of float32 tensors: photo (3,S,S), plate (3,S,S) (the aligned
     plate), alpha (1,S,S), foreground (3,S,S), all [0, 1]; with ``coarse=True``
     also coarse (1,S,S), a degraded true alpha (see :func:`degrade_mask`; ``filled_masks``
-    is its ``filled`` share).
+    and ``binary_masks`` are its ``filled`` and ``binary`` shares).
     """
 
     def __init__(self, size: int, data_dir: str | Path | None, coarse: bool = False, hard_fraction: float = 0.0,
-                 filled_masks: float = 0.0):
-        for name, share in (("hard_fraction", hard_fraction), ("filled_masks", filled_masks)):
+                 filled_masks: float = 0.0, binary_masks: float = 0.0):
+        for name, share in (("hard_fraction", hard_fraction), ("filled_masks", filled_masks),
+                            ("binary_masks", binary_masks)):
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}.")
         self.size = size
         self.hard_fraction = hard_fraction
         self.filled_masks = filled_masks
+        self.binary_masks = binary_masks
         self.data_dir = str(data_dir) if data_dir is not None and Path(data_dir).exists() else None
         self.coarse = coarse
 
@@ -168,7 +176,7 @@ class PairDataset(Dataset):
             shadow = getattr(pair, "shadow", None)
             shadow = None if shadow is None else np.asarray(shadow, np.float32)
             item["coarse"] = torch.from_numpy(degrade_mask(alpha, np.random.default_rng(seed + 7), shadow,
-                                                                self.filled_masks)[None])
+                                                                self.filled_masks, self.binary_masks)[None])
         return item
 
 
