@@ -329,7 +329,7 @@ def test_resume_keeps_saved_options_unless_given():
     assert resolve_config(task, {}, None)["filled_masks"] == 0.3  # new runs fill some coarse masks
     assert config["filled_masks"] == 0.0  # runs saved before the option go on as they were trained
     assert resolve_config(task, {}, None)["coarse_net"] == 0.5 and config["coarse_net"] == 0.0
-    assert resolve_config(task, {}, None)["binary_masks"] == 0.7 and config["binary_masks"] == 0.0
+    assert resolve_config(task, {"binary_masks": 0.7}, saved)["binary_masks"] == 0.7 and config["binary_masks"] == 0.0
 
 
 @pytest.mark.slow

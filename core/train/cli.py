@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "network fills them between stems or inside handles (default 0.3 for new runs)")
     parser.add_argument("--binary-masks", type=float, default=None, metavar="SHARE",
                         help="matting: share of degraded coarse-mask inputs made from the thresholded alpha, so that "
-                             "the mask does not say how transparent glass is (default 0.7 for new runs)")
+                             "the mask does not say how transparent glass is (default 0: off, no gain measured yet)")
     parser.add_argument("--coarse-net", type=float, default=None, metavar="SHARE",
                         help="matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
                              "rather than a degraded true alpha (default 0.5 for new runs)")
