@@ -279,3 +279,51 @@ def test_real_kind_uses_a_real_mask_with_softened_edges():
     assert {"real_mask", "transparent"} <= mixed.tags                # a glass product joins the real object
     again = make_pair(0, SIZE, kind="real", data_dir=DATA)
     np.testing.assert_array_equal(again.photo, make_pair(0, SIZE, kind="real", data_dir=DATA).photo)
+
+
+def test_refracting_glass_keeps_its_alpha_and_leaves_other_seeds_alone():
+    for seed in range(4):
+        flat = make_pair(seed, SIZE, kind="product", tags={"transparent"})
+        assert np.array_equal(flat.photo, make_pair(seed, SIZE, kind="product", tags={"transparent"},
+                                                    refraction=0.0).photo)      # off: the pairs of earlier versions
+        bent = make_pair(seed, SIZE, kind="product", tags={"transparent"}, refraction=1.0)
+        assert "refraction" in bent.tags and "refraction" not in flat.tags
+        assert np.array_equal(flat.alpha, bent.alpha)                 # the truth is the glass's opacity
+        a = bent.alpha[..., None]
+        clean = a * bent.foreground + (1 - a) * bent.backdrop * bent.shadow[..., None]
+        assert np.abs(bent.photo - clean).mean() < 0.03               # and the equation holds with the plate's backdrop
+    for seed in range(4):                                             # nothing opaque refracts
+        assert "refraction" not in make_pair(seed, SIZE, kind="product", tags={"thin"}, refraction=1.0).tags
+    with pytest.raises(ValueError, match="refraction"):
+        make_pair(0, SIZE, refraction=1.5)
+
+
+def test_refraction_shows_the_backdrop_from_beside_the_pixel_and_the_foreground_takes_the_change():
+    from core.synth.pairs import Scene, refract
+
+    h, w, m = 40, 60, 8
+    canvas = np.zeros((h + 2 * m, w + 2 * m, 3), np.float32)
+    canvas[..., 0] = (np.arange(w + 2 * m) % 10 < 5)                  # vertical stripes: refraction shows
+    canvas[..., 1] = 0.5
+    alpha = np.zeros((h, w), np.float32)
+    alpha[10:30, 20:40] = 0.4
+    lens = np.zeros((h, w), np.float32)
+    lens[10:30, 20:40] = -1.5 * (np.arange(20, 40, dtype=np.float32) + 0.5 - 30)   # a mirroring filled glass
+    foreground = np.full((h, w, 3), 0.5, np.float32)
+    scene = Scene(canvas, m, foreground, alpha, np.ones((h, w), np.float32), set(), lens)
+    fg, seen = refract(scene, h, w)
+    backdrop = canvas[m:m + h, m:m + w]
+    for y, x in ((15, 22), (20, 37), (25, 30)):
+        source = x + m + lens[y, x]
+        lo = int(np.floor(source))
+        expected = canvas[y + m, lo] * (lo + 1 - source) + canvas[y + m, lo + 1] * (source - lo)
+        assert np.allclose(seen[y, x], expected, atol=1e-3)
+    outside = alpha == 0
+    assert np.array_equal(seen[outside], backdrop[outside]) and np.array_equal(fg[outside], foreground[outside])
+    assert np.abs(seen - backdrop)[~outside].mean() > 0.1
+    a = alpha[..., None]
+    unclipped = np.all((fg > 0) & (fg < 1), axis=2) & ~outside
+    assert unclipped.sum() > 100
+    lhs = a * fg + (1 - a) * backdrop
+    rhs = a * foreground + (1 - a) * seen
+    assert np.abs(lhs - rhs)[unclipped].max() < 1e-4

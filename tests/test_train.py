@@ -11,12 +11,12 @@ import torch
 
 from conftest import render_scene
 from core.errors import MattingError
-from core.models import registry
+from core.models import patches, registry
 from core.models.matting import MattingNetwork
 from core.synth import make_pair
 from core.train.adversarial import AdversarialStage, find_real_pairs, matte_full_resolution
 from core.train.cli import main as train_main
-from core.train.data import PairDataset, degrade_mask, fill_gaps, render_pair
+from core.train.data import PairDataset, degrade_mask, fill_gaps, hard_tags, render_pair
 from core.train.plot import read_log
 from core.train.tasks import get_task
 from core.train.trainer import learning_rate, train
@@ -177,6 +177,7 @@ def test_real_matte_is_assembled_as_inference_assembles_it(monkeypatch):
     model = MattingNetwork().eval()
     torch.nn.init.normal_(model.refiner.out.weight, std=0.1)  # a refiner that changes its tiles
     monkeypatch.setattr(inference, "load_model", lambda name, device=None: model)
+    monkeypatch.setattr(patches, "EDGE_GATE", -1.0)  # random weights draw no edges: refine by score alone
     photo, plate, alpha = render_scene(96, 96, seed=2)
     coarse = cv2.GaussianBlur(alpha, (0, 0), 2)
     expected = inference.refine_matte(photo, plate, coarse, device="cpu")
@@ -307,6 +308,18 @@ def test_binary_masks_do_not_tell_the_matting_network_how_transparent_glass_is()
         PairDataset(48, None, coarse=True, binary_masks=-0.1)
     assert get_task("matting").build_dataset({"size": 48, "binary_masks": 0.4}, None).binary_masks == 0.4
     assert train_main(["matting", "--out", "unused", "--binary-masks", "1.2"]) == 2
+
+
+def test_refraction_share_reaches_the_generator_and_bad_shares_are_refused():
+    with pytest.raises(ValueError, match="refraction"):
+        PairDataset(48, None, coarse=True, refraction=1.5)
+    dataset = get_task("matting").build_dataset({"size": 48, "refraction": 1.0}, None)
+    assert dataset.refraction == 1.0
+    assert train_main(["matting", "--out", "unused", "--refraction", "-0.2"]) == 2
+    glass = next(seed for seed in range(1_000_000, 1_000_400) if hard_tags(seed, 1.0) == {"transparent"})
+    pair, _ = render_pair(glass, 64, None, 1.0, refraction=1.0)
+    assert "refraction" in pair.tags
+    assert "refraction" not in render_pair(glass, 64, None, 1.0)[0].tags
 
 
 def test_learning_rate_warms_up_then_decays():

@@ -7,7 +7,8 @@ OpenCV only antialiases 8-bit images, hence the uint8 coverage scratch masks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -23,11 +24,16 @@ class Layer:
     colour: hxwx3 float32 [0, 1] straight (un-premultiplied) colour.
     alpha: hxw float32 [0, 1] coverage times opacity.
     tags: subsets the object belongs to ("thin", "fuzzy", "transparent"...).
+    lens: hxw float32 or None: for see-through objects, how far (output pixels,
+        along x) the backdrop seen through each pixel lies from it at refraction
+        strength 1, already weighted by coverage; a scene scales it by its own
+        strength (``core.synth.pairs.compose_scene``). None: nothing refracts.
     """
 
     colour: np.ndarray
     alpha: np.ndarray
     tags: frozenset = frozenset()
+    lens: Optional[np.ndarray] = None
 
 
 class Canvas:
@@ -258,4 +264,8 @@ def blur_layer(layer: Layer, kernel: np.ndarray) -> Layer:
                             value=0)
     a = cv2.filter2D(a, -1, kernel, borderType=cv2.BORDER_CONSTANT)
     pm = cv2.filter2D(pm, -1, kernel, borderType=cv2.BORDER_CONSTANT)
-    return layer_from_premult(pm, a, layer.tags)
+    blurred = layer_from_premult(pm, a, layer.tags)
+    if layer.lens is None:
+        return blurred
+    lens = cv2.copyMakeBorder(layer.lens, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    return replace(blurred, lens=cv2.filter2D(lens, -1, kernel, borderType=cv2.BORDER_CONSTANT))

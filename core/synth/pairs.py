@@ -1,9 +1,9 @@
 """Assemble synthetic shots: products (or real objects) over a backdrop, shadow, photo and plate capture."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 import cv2
 import numpy as np
@@ -30,6 +30,8 @@ class Scene:
 
     canvas: (h + 2 margin) x (w + 2 margin) x 3 backdrop, photo frame at [margin:, margin:].
     foreground, alpha, shadow: frame-sized (see ``SyntheticPair``).
+    lens: frame-sized float32 or None: how far along x (pixels) the backdrop seen
+        through each pixel lies (refraction by glass; see ``Layer.lens``).
     """
 
     canvas: np.ndarray
@@ -38,6 +40,7 @@ class Scene:
     alpha: np.ndarray
     shadow: np.ndarray
     tags: set
+    lens: Optional[np.ndarray] = None
 
 
 def motion_margins(h: int, w: int) -> tuple[int, int]:
@@ -52,7 +55,7 @@ def motion_margins(h: int, w: int) -> tuple[int, int]:
 
 
 def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path | None = None,
-              kind: str = "mixed", tags: Iterable[str] | None = None) -> SyntheticPair:
+              kind: str = "mixed", tags: Iterable[str] | None = None, refraction: float = 0.0) -> SyntheticPair:
     """Render one synthetic photo/plate pair with ground truth, deterministically from ``seed``.
 
     size: (height, width) of the photo and plate.
@@ -61,10 +64,14 @@ def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path |
     tags: subsets the pair must belong to ("shadow", "close_colour", "transparent", "thin",
         "fuzzy", "blur", "real_mask"), for stratified evaluation sets. A real object cannot be
         glass, wire or fur, so with kind="real" those tags add a procedural product beside it.
+    refraction: the share of scenes with glass whose glass refracts the backdrop behind
+        it (training data; 0, the default, renders exactly what earlier versions did).
     """
     h, w = (int(v) for v in size)
     if h < 32 or w < 32:
         raise ValueError(f"Synthetic pairs need at least 32x32 pixels, got {h}x{w}.")
+    if not 0.0 <= refraction <= 1.0:
+        raise ValueError(f"refraction is a share between 0 and 1, got {refraction}.")
     if kind not in KINDS:
         raise ValueError(f"Unknown pair kind {kind!r}; choose one of {', '.join(KINDS)}.")
     want = frozenset(tags or ())
@@ -80,13 +87,19 @@ def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path |
     use_real = kind == "real" or "real_mask" in want
     if kind == "mixed" and real_ok and not use_real and not want & PRODUCT_ONLY_TAGS:
         use_real = rng.random() < 0.3
-    scene = compose_scene(rng, h, w, data, use_real, want)
+    scene = compose_scene(rng, h, w, data, use_real, want, refraction=refraction)
     return capture_pair(scene, rng, h, w)
 
 
 def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, use_real: bool,
-                  want: frozenset, margin: int | None = None) -> Scene:
-    """Choose and render the backdrop and the object(s), place them and cast the shadow."""
+                  want: frozenset, margin: int | None = None, refraction: float = 0.0) -> Scene:
+    """Choose and render the backdrop and the object(s), place them and cast the shadow.
+
+    refraction: the chance that glass in the scene refracts the backdrop, with a
+    strength k in [-2.2, 0.2] (see ``turned._lens``: a filled glass mirrors or
+    magnifies what is behind it). Drawn last and only when positive, so the
+    scenes of seeds without it are unchanged.
+    """
     margin = motion_margins(h, w)[0] if margin is None else margin
     photos = list_backdrop_photos(str(data)) if data is not None else ()
     light = random_light(rng)
@@ -121,13 +134,16 @@ def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, u
         layers.append(_scale(layer, s) if s < 0.97 else layer)
     if blur:
         layers[-1] = camera_blur(layers[-1], rng, max(h, w) / 512)
-    foreground, alpha, objects = _place(layers, rng, h, w)
+    foreground, alpha, objects, lens = _place(layers, rng, h, w)
     for layer in layers:
         tags |= {t for t in layer.tags if not t.startswith("touches:")}
     tags.add(f"backdrop:{bd_kind}")
     if close:
         tags.add("close_colour")
     shadow = make_shadow(objects, rng, force="shadow" in want)
+    if refraction > 0 and lens is not None and rng.random() < refraction:
+        tags.add("refraction")
+        return Scene(backdrop.image, margin, foreground, alpha, shadow, tags, lens * rng.uniform(-2.2, 0.2))
     return Scene(backdrop.image, margin, foreground, alpha, shadow, tags)
 
 
@@ -149,13 +165,16 @@ def _fit_real(layer: Layer, rng: np.random.Generator, h: int, w: int, share: flo
 
 
 def _place(layers: list[Layer], rng: np.random.Generator, h: int,
-           w: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+           w: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], Optional[np.ndarray]]:
     """Composite the layers into the frame like a catalogue shot.
 
-    Returns (foreground, alpha, per-object alpha list), all frame-sized.
+    Returns (foreground, alpha, per-object alpha list, lens), all frame-sized;
+    lens (``Layer.lens`` in the frame, hidden where nearer objects cover it) is
+    None when no layer refracts.
     """
     premult = np.zeros((h, w, 3), np.float32)
     alpha = np.zeros((h, w), np.float32)
+    lens = np.zeros((h, w), np.float32) if any(layer.lens is not None for layer in layers) else None
     objects = []
     n = len(layers)
     order = np.argsort(rng.uniform(size=n))
@@ -188,19 +207,45 @@ def _place(layers: list[Layer], rng: np.random.Generator, h: int,
             x0 = -left_pad
         elif "touches:right" in layer.tags:
             x0 = w - lw + right_pad
+        if lens is not None:
+            _over_lens(lens, layer, y0, x0)
         _over(premult, alpha, layer, y0, x0)
         own = np.zeros((h, w), np.float32)
         _over(None, own, layer, y0, x0)
         objects.append(own)
     fg = layer_from_premult(premult, alpha).colour
-    return fill_foreground(fg, alpha), alpha, objects or [alpha]
+    return fill_foreground(fg, alpha), alpha, objects or [alpha], lens
 
 
 def _scale(layer: Layer, s: float) -> Layer:
     lh, lw = layer.alpha.shape
     nh, nw = max(int(lh * s), 2), max(int(lw * s), 2)
     premult = cv2.resize(layer.colour * layer.alpha[..., None], (nw, nh), interpolation=cv2.INTER_AREA)
-    return layer_from_premult(premult, cv2.resize(layer.alpha, (nw, nh), interpolation=cv2.INTER_AREA), layer.tags)
+    scaled = layer_from_premult(premult, cv2.resize(layer.alpha, (nw, nh), interpolation=cv2.INTER_AREA), layer.tags)
+    if layer.lens is None:
+        return scaled
+    return replace(scaled, lens=cv2.resize(layer.lens, (nw, nh), interpolation=cv2.INTER_AREA) * s)
+
+
+def _window(frame_shape: tuple, layer: Layer, y0: int, x0: int):
+    """(frame window, layer window) where ``layer`` with its top-left corner at (y0, x0) meets the frame,
+    or None when it lies outside."""
+    h, w = frame_shape
+    lh, lw = layer.alpha.shape
+    fy0, fx0, fy1, fx1 = max(y0, 0), max(x0, 0), min(y0 + lh, h), min(x0 + lw, w)
+    if fy1 <= fy0 or fx1 <= fx0:
+        return None
+    return (slice(fy0, fy1), slice(fx0, fx1)), (slice(fy0 - y0, fy1 - y0), slice(fx0 - x0, fx1 - x0))
+
+
+def _over_lens(lens: np.ndarray, layer: Layer, y0: int, x0: int) -> None:
+    """Put ``layer``'s refraction over the frame's: a nearer object hides (by its alpha) what refracts behind it."""
+    where = _window(lens.shape, layer, y0, x0)
+    if where is not None:
+        frame, own = where
+        lens[frame] *= 1.0 - layer.alpha[own]
+        if layer.lens is not None:
+            lens[frame] += layer.lens[own]
 
 
 def _over(premult: np.ndarray | None, alpha: np.ndarray, layer: Layer, y0: int, x0: int) -> None:
@@ -208,17 +253,15 @@ def _over(premult: np.ndarray | None, alpha: np.ndarray, layer: Layer, y0: int, 
 
     premult: frame premultiplied colour, or None to composite the alpha only.
     """
-    h, w = alpha.shape
-    lh, lw = layer.alpha.shape
-    fy0, fx0, fy1, fx1 = max(y0, 0), max(x0, 0), min(y0 + lh, h), min(x0 + lw, w)
-    if fy1 <= fy0 or fx1 <= fx0:
+    where = _window(alpha.shape, layer, y0, x0)
+    if where is None:
         return
-    a = layer.alpha[fy0 - y0: fy1 - y0, fx0 - x0: fx1 - x0]
-    c = layer.colour[fy0 - y0: fy1 - y0, fx0 - x0: fx1 - x0]
+    frame, own = where
+    a = layer.alpha[own]
     keep = 1.0 - a
     if premult is not None:
-        premult[fy0:fy1, fx0:fx1] = premult[fy0:fy1, fx0:fx1] * as3(keep) + c * as3(a)
-    alpha[fy0:fy1, fx0:fx1] = alpha[fy0:fy1, fx0:fx1] * keep + a
+        premult[frame] = premult[frame] * as3(keep) + layer.colour[own] * as3(a)
+    alpha[frame] = alpha[frame] * keep + a
 
 
 def fill_foreground(fg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -243,7 +286,10 @@ def capture_pair(scene: Scene, rng: np.random.Generator, h: int, w: int, large: 
     m2 = motion_margins(h, w)[1]
     sensor = sample_sensor(rng)
     backdrop = scene.canvas[m:m + h, m:m + w]
-    photo = composite(scene.foreground, scene.alpha, backdrop, scene.shadow)
+    foreground, seen = scene.foreground, backdrop
+    if scene.lens is not None:
+        foreground, seen = refract(scene, h, w)
+    photo = composite(foreground, scene.alpha, seen, scene.shadow)
     photo = quantize(add_noise(photo, sensor, rng, signal_dependent=not large), None if large else sample_jpeg(rng))
 
     homography = sample_motion(rng, h, w)
@@ -266,9 +312,27 @@ def capture_pair(scene: Scene, rng: np.random.Generator, h: int, w: int, large: 
     if ((scene.shadow < 0.9) & (scene.alpha <= 0)).sum() > max(4, 2e-4 * h * w):
         tags.add("shadow")
     return SyntheticPair(photo=photo, plate=plate, aligned_plate=aligned, alpha=scene.alpha,
-                         foreground=scene.foreground, shadow=scene.shadow, homography=homography,
+                         foreground=foreground, shadow=scene.shadow, homography=homography,
                          gain=gain, tags=frozenset(tags),
                          backdrop=None if large else np.ascontiguousarray(backdrop))
+
+
+def refract(scene: Scene, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """(foreground, backdrop as seen through the glass) of a refracting scene, both HxWx3 float32.
+
+    The alpha stays the glass's opacity (what triangulation matting measures over
+    a plain backdrop). The foreground takes what refraction adds, so that the
+    compositing equation still holds with the backdrop the plate shows:
+    alpha F' + (1 - alpha) B S = alpha F + (1 - alpha) B_seen S, clipped to [0, 1].
+    """
+    m = scene.margin
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    seen = cv2.remap(scene.canvas, xs + (m + scene.lens), ys + m, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    a = scene.alpha
+    gain = np.where(a > 0, (1.0 - a) / np.maximum(a, 0.02), 0.0).astype(np.float32) * scene.shadow
+    backdrop = scene.canvas[m:m + h, m:m + w]
+    foreground = np.clip(scene.foreground + as3(gain) * (seen - backdrop), 0.0, 1.0).astype(np.float32)
+    return foreground, seen
 
 
 def composite(foreground: np.ndarray, alpha: np.ndarray, backdrop: np.ndarray, shadow: np.ndarray) -> np.ndarray:

@@ -6,6 +6,9 @@ soft alpha) rendered at ``ss`` times the size and area-reduced.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
+import cv2
 import numpy as np
 
 from .canvas import Canvas, Layer, coverage, fill_ellipse, rgb
@@ -232,4 +235,18 @@ def render_glass(rng: np.random.Generator, height: float, colour, light, plastic
     base = geom.coverage * np.clip((geom.height - (bottom - 0.07 * hh)) / 3.0, 0, 1)
     cv.over(np.clip(tint * 0.8, 0, 1), base * 0.6, geom.box)
     cv.over(np.ones(3, np.float32), geom.coverage * np.clip(spec * 1.2, 0, 0.95), geom.box)
-    return cv.to_layer(frozenset({"transparent"}))
+    return replace(cv.to_layer(frozenset({"transparent"})), lens=_lens(cv, geom, cx))
+
+
+def _lens(cv: Canvas, geom, cx: float) -> np.ndarray:
+    """The unit refraction field of a see-through lathe (see ``Layer.lens``), at the layer's size.
+
+    A filled cylinder acts as a lens across its width: the backdrop seen at a
+    distance d from the axis lies about k * d further along x (k < -1 mirrors
+    it, -1 < k < 0 magnifies it), so the field is d, weighted by coverage.
+    """
+    plane = np.zeros((cv.h, cv.w), np.float32)
+    d = np.arange(geom.box[1].start, geom.box[1].stop, dtype=np.float32)[None, :] + 0.5 - cx
+    plane[geom.box] = d * geom.coverage
+    h, w = cv.h // cv.ss, cv.w // cv.ss
+    return cv2.resize(plane[: h * cv.ss, : w * cv.ss], (w, h), interpolation=cv2.INTER_AREA) / cv.ss

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--binary-masks", type=float, default=None, metavar="SHARE",
                         help="matting: share of degraded coarse-mask inputs made from the thresholded alpha, so that "
                              "the mask does not say how transparent glass is (default 0: off, no gain measured yet)")
+    parser.add_argument("--refraction", type=float, default=None, metavar="SHARE",
+                        help="matting: share of the glass in training scenes that refracts the backdrop behind it, "
+                             "mirrored or magnified as a filled glass does (default 0: glass is a flat tint)")
     parser.add_argument("--coarse-net", type=float, default=None, metavar="SHARE",
                         help="matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
                              "rather than a degraded true alpha (default 0.5 for new runs)")
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"--full-scale is a whole factor from 1 to 8, got {args.full_scale}.", file=sys.stderr)
         return 2
     for flag, share in (("--filled-masks", args.filled_masks), ("--binary-masks", args.binary_masks),
-                        ("--coarse-net", args.coarse_net)):
+                        ("--coarse-net", args.coarse_net), ("--refraction", args.refraction)):
         if share is not None and not 0.0 <= share <= 1.0:
             print(f"{flag} is a share between 0 and 1, got {share}.", file=sys.stderr)
             return 2
@@ -134,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         "full_scale": args.full_scale,
         "filled_masks": args.filled_masks,
         "binary_masks": args.binary_masks,
+        "refraction": args.refraction,
         "coarse_net": args.coarse_net,
         "channels_last": False if args.no_channels_last else None,
         "data": args.data,

@@ -58,15 +58,20 @@ def hard_tags(seed: int, hard_fraction: float) -> frozenset:
     return frozenset({HARD_TAGS[int(rng.integers(len(HARD_TAGS)))]})
 
 
-def render_pair(seed: int, size: int, data_dir: str | None, hard_fraction: float = 0.0):
-    """A pair (photo, aligned_plate, alpha, foreground: float32 [0, 1]) of size x size; never an eval seed."""
+def render_pair(seed: int, size: int, data_dir: str | None, hard_fraction: float = 0.0, refraction: float = 0.0):
+    """A pair (photo, aligned_plate, alpha, foreground: float32 [0, 1]) of size x size; never an eval seed.
+
+    refraction: ``make_pair``'s share of refracting glass.
+    """
     if seed in EVAL_SEEDS:
         raise ValueError(f"seed {seed} is reserved for evaluation; training seeds start at {TRAIN_SEED_BASE}.")
     make_pair = _find_make_pair()
     if make_pair is not None:
         try:
             tags = hard_tags(seed, hard_fraction)
-            return make_pair(seed, size=(size, size), data_dir=data_dir, kind="mixed", tags=tags or None), "synth"
+            extra = {"refraction": refraction} if refraction else {}
+            return make_pair(seed, size=(size, size), data_dir=data_dir, kind="mixed", tags=tags or None,
+                             **extra), "synth"
         except Exception as exc:  # noqa: BLE001 - log and fall back rather than kill an hours-long run
             print(f"core.synth.make_pair failed for seed {seed}: {exc!r}; using the stand-in", file=sys.stderr)
     from core.train.standin import render_standin_pair
@@ -142,19 +147,21 @@ class PairDataset(Dataset):
     Items are dicts of float32 tensors: photo (3,S,S), plate (3,S,S) (the aligned
     plate), alpha (1,S,S), foreground (3,S,S), all [0, 1]; with ``coarse=True``
     also coarse (1,S,S), a degraded true alpha (see :func:`degrade_mask`; ``filled_masks``
-    and ``binary_masks`` are its ``filled`` and ``binary`` shares).
+    and ``binary_masks`` are its ``filled`` and ``binary`` shares). ``refraction``: the share
+    of glass that refracts the backdrop (``core.synth.make_pair``).
     """
 
     def __init__(self, size: int, data_dir: str | Path | None, coarse: bool = False, hard_fraction: float = 0.0,
-                 filled_masks: float = 0.0, binary_masks: float = 0.0):
+                 filled_masks: float = 0.0, binary_masks: float = 0.0, refraction: float = 0.0):
         for name, share in (("hard_fraction", hard_fraction), ("filled_masks", filled_masks),
-                            ("binary_masks", binary_masks)):
+                            ("binary_masks", binary_masks), ("refraction", refraction)):
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}.")
         self.size = size
         self.hard_fraction = hard_fraction
         self.filled_masks = filled_masks
         self.binary_masks = binary_masks
+        self.refraction = refraction
         self.data_dir = str(data_dir) if data_dir is not None and Path(data_dir).exists() else None
         self.coarse = coarse
 
@@ -163,7 +170,7 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         seed = TRAIN_SEED_BASE + int(index)
-        pair, source = render_pair(seed, self.size, self.data_dir, self.hard_fraction)
+        pair, source = render_pair(seed, self.size, self.data_dir, self.hard_fraction, self.refraction)
         alpha = np.asarray(pair.alpha, np.float32)
         item = {
             "photo": _chw(np.asarray(pair.photo, np.float32)),

@@ -105,7 +105,8 @@ def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
                 "hard_fraction": DEFAULT_HARD_FRACTION, "ema": 0.0,
                 "full_scale": 1, "filled_masks": 0.0 if saved else DEFAULT_FILLED_MASKS,
                 "coarse_net": 0.0 if saved else DEFAULT_COARSE_NET,
-                "binary_masks": 0.0}  # off: session 5 measured no gain (see the model card)
+                "binary_masks": 0.0,  # off: session 5 measured no gain (see the model card)
+                "refraction": 0.0}
     config = {**defaults, **(saved or {})}
     config.update({k: v for k, v in given.items() if v is not None})
     for key in ("mid", "width", "stem_stride", "hidden"):
