@@ -21,6 +21,7 @@ from .errors import MattingError, ModelError
 from .foreground import estimate_foreground
 from .jobs import CancelToken, ProgressFn, check, report
 from .quality import QualityScore, pick_candidate, rank_candidates, score_matte
+from .specks import SPECK_SHARE, drop_specks
 from .working import make_small_view, resize_to, scale_to_megapixels
 
 #: auto: the networks when their shipped weights are marked as beating the
@@ -39,6 +40,10 @@ class MatteOptions:
         the GUI's quick preview uses e.g. 1.0, the final run None.
     plate_offset: manual nudge (dx, dy) of the aligned plate, in pixels of the
         working resolution, applied after alignment.
+    speck_share: pieces of the network's matte lying apart from the product
+        with less than this share of the largest piece's alpha mass are cleared
+        (``core.specks``: where the scene changed between photo and plate);
+        0 keeps every piece.
     """
 
     method: str = "auto"
@@ -46,10 +51,13 @@ class MatteOptions:
     align: AlignOptions = field(default_factory=AlignOptions)
     plate_offset: tuple = (0.0, 0.0)
     classical: ClassicalOptions = field(default_factory=ClassicalOptions)
+    speck_share: float = SPECK_SHARE
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise MattingError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if not 0.0 <= self.speck_share < 1.0:
+            raise MattingError(f"speck_share is a share of the largest piece from 0 to below 1, got {self.speck_share}")
 
 
 @dataclass(frozen=True)
@@ -242,6 +250,10 @@ class Pipeline:
             why = " (the networks are trusted unless another matte ranks clearly higher)" if trusted else ""
             notes.append(f"picked the {method} matte (compared on one product area: {ranks[pick]:.2f}, "
                          f"over {others}; its quality score is {quality.score:.2f}){why}")
+        if method == "network" and shared.get("specks"):
+            n = shared["specks"]
+            notes.append(f"cleared {n} small piece{'s' if n > 1 else ''} of the matte lying apart from the product "
+                         "(the scene changed there between photo and plate)")
         coarse = resize_to(coarse.astype(np.float32), (w, h), cv2.INTER_LINEAR)
         report(progress, "done", 1.0)
         return MatteResult(photo=photo, aligned_plate=plate, valid=valid, alignment=alignment.report,
@@ -270,7 +282,8 @@ class Pipeline:
                 refined = inference.refine_matte(photo, plate, prior, device=self.device,
                                                  progress=lambda s, f: progress("refine", 0.3 + 0.7 * f),
                                                  cancel=cancel)
-            return prior, refined.alpha, refined.foreground
+            alpha, shared["specks"] = drop_specks(refined.alpha, options.speck_share)
+            return prior, alpha, refined.foreground
         progress("matte", 0.3)
         with timer.stage("matte"):
             coarse, alpha = matte_classical(photo, plate, valid, options.classical, cancel=cancel, small=small,

@@ -33,6 +33,10 @@ def add_export_arguments(p: argparse.ArgumentParser,
                    help="use the plate even when the scene check says it shows another scene (a product "
                         "filling the frame on plain paper); blank plates and impossible warps are still "
                         "refused, and the alignment is marked 'check'")
+    p.add_argument("--keep-specks", action="store_true",
+                   help="keep every piece of the network's matte; by default pieces lying apart from the product "
+                        "with under 1%% of the largest piece's alpha are cleared (where the scene changed between "
+                        "photo and plate)")
     p.add_argument("--force", action="store_true", help=force_help)
 
 
@@ -40,8 +44,10 @@ def matte_options(args: argparse.Namespace):
     """The ``core.pipeline.MatteOptions`` of ``cut`` and ``batch`` (imports the core on call)."""
     from core.align import AlignOptions
     from core.pipeline import MatteOptions
+    from core.specks import SPECK_SHARE
 
-    return MatteOptions(method=args.method, align=AlignOptions(trust_plate=args.trust_plate))
+    return MatteOptions(method=args.method, align=AlignOptions(trust_plate=args.trust_plate),
+                        speck_share=0.0 if args.keep_specks else SPECK_SHARE)
 
 
 def build_parser() -> argparse.ArgumentParser:
