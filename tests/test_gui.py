@@ -230,6 +230,17 @@ def test_cancel_a_run_midway_keeps_the_result(window, qtbot):
     window.actions_.page["cutout"].trigger()
 
 
+def test_keep_specks_cuts_again_keeping_every_piece_and_can_be_undone(window, qtbot):
+    assert window.options.speck_share > 0 and not window.actions_.keep_specks.isChecked()
+    for keep in (True, False):
+        with qtbot.waitSignal(window.resultShown, timeout=RESULT_TIMEOUT_MS,
+                              check_params_cb=lambda out: out.final):
+            window.actions_.keep_specks.trigger()
+        assert window.actions_.keep_specks.isChecked() == keep
+        assert (window.options.speck_share == 0.0) == keep
+    qtbot.waitUntil(lambda: window.run_job is None, timeout=5000)
+
+
 def test_a_failed_run_names_the_file_and_keeps_the_result(window, qtbot, monkeypatch, tmp_path, sample):
     kept = window.current
     broken = tmp_path / "broken_plate.png"

@@ -122,6 +122,10 @@ def test_dialog_checks_choices_before_running(window, qtbot, shots):
     dialog.trust_plate.setChecked(True)  # a product filling the frame: the plates are trusted, for this batch
     assert dialog.plan()[1].align.trust_plate
     dialog.trust_plate.setChecked(False)
+    assert dialog.plan()[1].speck_share > 0 and not dialog.keep_specks.isChecked()
+    dialog.keep_specks.setChecked(True)  # a set with a tiny separate part: keep every piece, for this batch
+    assert dialog.plan()[1].speck_share == 0.0
+    dialog.keep_specks.setChecked(False)
     form.format.setCurrentIndex(form.format.findData("png"))
     form.crop.setChecked(False)
     assert not shots.out.exists()

@@ -94,6 +94,10 @@ def build_actions(window: QMainWindow) -> SimpleNamespace:
                          "Use this plate even if it does not seem to show the photo's backdrop (a product "
                          "filling the frame on plain paper); the alignment is marked \u201ccheck\u201d",
                          checkable=True)
+    a.keep_specks = make("&Keep Specks", None, None,
+                         "Keep every piece of the networks' matte; by default pieces lying apart from the product "
+                         "with under 1% of its alpha are cleared (where the scene changed between photo and plate)",
+                         checkable=True)
     a.about = make("&About Matting Studio", None)
     return a
 
@@ -125,6 +129,7 @@ def build_menus(window: QMainWindow, a: SimpleNamespace) -> QMenu:
     methods = matte.addMenu("Method")
     methods.addActions(list(a.method.values()))
     matte.addAction(a.trust_plate)
+    matte.addAction(a.keep_specks)
     align = matte.addMenu("Nudge Plate")
     align.addActions(list(a.nudge.values()) + [a.reset_nudge])
     bar.addMenu("&Help").addAction(a.about)

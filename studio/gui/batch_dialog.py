@@ -145,6 +145,9 @@ class BatchDialog(QDialog):
         self.trust_plate = QCheckBox("Trust the plates (skip the scene check; such photos are flagged for a look)")
         self.trust_plate.setToolTip("For a product that fills the frame on plain paper, which the scene check "
                                     "can take for a plate of another scene (as --trust-plate does)")
+        self.keep_specks = QCheckBox("Keep specks (pieces apart from the product with under 1% of its alpha)")
+        self.keep_specks.setToolTip("By default the networks' matte is cleared of them, where the scene changed "
+                                    "between photo and plate (as without --keep-specks)")
         self.export_form = ExportOptionsForm(state["export"], self)
 
         photos = QFormLayout()
@@ -157,6 +160,7 @@ class BatchDialog(QDialog):
         cutting.addRow("Method:", self.method)
         cutting.addRow("", self.force)
         cutting.addRow("", self.trust_plate)
+        cutting.addRow("", self.keep_specks)
         output = QFormLayout()
         output.addRow("Folder:", self._path_row(self.output, "fa5s.folder-open", self._browse_output))
         output.addRow(self.export_form)
@@ -263,18 +267,20 @@ class BatchDialog(QDialog):
     # ----- choices
     def choices(self) -> dict:
         """The choices as a plain dict: the keys of ``DEFAULTS``, as remembered in the settings, and
-        "trust_plate", which is not remembered."""
+        "trust_plate" and "keep_specks", which are not remembered."""
         return {"input": self.input.text().strip(), "pairing": self.pairing.currentData(),
                 "plate": self.plate.text().strip(), "csv": self.csv.text().strip(),
                 "pattern": self.pattern.text().strip(), "output": self.output.text().strip(),
                 "method": self.method.currentData(), "force": self.force.isChecked(),
-                "export": self.export_form.export_choices(), "trust_plate": self.trust_plate.isChecked()}
+                "export": self.export_form.export_choices(), "trust_plate": self.trust_plate.isChecked(),
+                "keep_specks": self.keep_specks.isChecked()}
 
     def plan(self) -> tuple:
         """(jobs, MatteOptions, ExportOptions, force, report folder) for the choices; raises MattingError."""
         from core.align import AlignOptions
         from core.batch_plan import plan_batch
         from core.pipeline import MatteOptions
+        from core.specks import SPECK_SHARE
 
         c = self.choices()
         if not c["output"]:
@@ -293,7 +299,8 @@ class BatchDialog(QDialog):
             plate = c["plate"] if c["pairing"] == "plate" else None
             jobs = plan_batch(c["input"], plate=plate, pattern=c["pattern"] or None, output_dir=c["output"],
                               export=export)
-        options = MatteOptions(method=c["method"], align=AlignOptions(trust_plate=c["trust_plate"]))
+        options = MatteOptions(method=c["method"], align=AlignOptions(trust_plate=c["trust_plate"]),
+                               speck_share=0.0 if c["keep_specks"] else SPECK_SHARE)
         return jobs, options, export, c["force"], c["output"]
 
     # ----- running

@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         a.reset_nudge.triggered.connect(self.reset_nudge)
         a.methods.triggered.connect(lambda action: self.set_method(action.data()))
         a.trust_plate.triggered.connect(self.set_trust_plate)
+        a.keep_specks.triggered.connect(self.set_keep_specks)
         a.about.triggered.connect(self._about)
         self.views.empty.openRequested.connect(self.choose_files)
         self.editor.changed.connect(self._refresh_state)
@@ -266,6 +267,14 @@ class MainWindow(QMainWindow):
 
     def set_method(self, method: str) -> None:
         self.options = replace(self.options, method=method)
+        if self.current is not None and self._confirm_discard_edits():
+            self.rerun()
+
+    def set_keep_specks(self, keep: bool) -> None:
+        """Keep every piece of the networks' matte (or clear the specks again), and cut again."""
+        from core.specks import SPECK_SHARE
+
+        self.options = replace(self.options, speck_share=0.0 if keep else SPECK_SHARE)
         if self.current is not None and self._confirm_discard_edits():
             self.rerun()
 
