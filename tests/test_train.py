@@ -11,7 +11,7 @@ import torch
 
 from conftest import render_scene
 from core.errors import MattingError
-from core.models import patches, registry
+from core.models import registry
 from core.models.matting import MattingNetwork
 from core.synth import make_pair
 from core.train.adversarial import AdversarialStage, find_real_pairs, matte_full_resolution
@@ -177,7 +177,6 @@ def test_real_matte_is_assembled_as_inference_assembles_it(monkeypatch):
     model = MattingNetwork().eval()
     torch.nn.init.normal_(model.refiner.out.weight, std=0.1)  # a refiner that changes its tiles
     monkeypatch.setattr(inference, "load_model", lambda name, device=None: model)
-    monkeypatch.setattr(patches, "EDGE_GATE", -1.0)  # random weights draw no edges: refine by score alone
     photo, plate, alpha = render_scene(96, 96, seed=2)
     coarse = cv2.GaussianBlur(alpha, (0, 0), 2)
     expected = inference.refine_matte(photo, plate, coarse, device="cpu")

@@ -13,9 +13,6 @@ import torch
 import torch.nn.functional as F
 
 
-EDGE_GATE = 0.25  # 3x3 alpha range at base resolution that makes a pixel an edge (see tile_scores)
-
-
 def tile_scores(alpha: np.ndarray, error: np.ndarray, full_size: tuple[int, int], patch: int) -> np.ndarray:
     """How much each tile needs refining: (ceil(H/patch), ceil(W/patch)) float32 >= 0.
 
@@ -23,20 +20,12 @@ def tile_scores(alpha: np.ndarray, error: np.ndarray, full_size: tuple[int, int]
     predicted error plus the larger of the alpha uncertainty 4 * alpha * (1 - alpha)
     and the local alpha range (3x3 max - min), taken as a maximum over the base
     pixels each tile covers (edges are thin at base resolution).
-
-    Only tiles within two base pixels of an edge (a local range above
-    ``EDGE_GATE``) score at all: the refiner re-solves edges. Away from them, in
-    the smooth interior of glass or over a backdrop the base left empty, it
-    followed the backdrop's texture at full resolution (blotches); leaving those
-    to the base took the dev set's summed SAD from 131.5 to 125.4 (glass items
-    40.3 -> 36.3, session 6).
     """
     height, width = full_size
     rows, cols = -(-height // patch), -(-width // patch)
     kernel = np.ones((3, 3), np.uint8)
     edge = cv2.dilate(alpha, kernel) - cv2.erode(alpha, kernel)  # a hard edge at base resolution is still blurred 10x at full
-    near_edge = cv2.dilate((edge > EDGE_GATE).astype(np.uint8), np.ones((5, 5), np.uint8))
-    score = ((error + np.maximum(4.0 * alpha * (1.0 - alpha), edge)) * near_edge).astype(np.float32)
+    score = (error + np.maximum(4.0 * alpha * (1.0 - alpha), edge)).astype(np.float32)
     h, w = score.shape
     if rows < h or cols < w:
         # max over the base pixels each tile covers (INTER_AREA would average a thin edge away)
