@@ -88,6 +88,9 @@ class MatteResult:
     candidates: tuple = ()
 
 
+NOTED_SPECKS = 0.001  # cleared specks holding this share of the matte are worth a note (noise specks are not)
+
+
 def check_image(image: np.ndarray, what: str) -> None:
     """Raise a MattingError unless ``image`` is HxWx3 float32 (the core convention)."""
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
@@ -250,10 +253,9 @@ class Pipeline:
             why = " (the networks are trusted unless another matte ranks clearly higher)" if trusted else ""
             notes.append(f"picked the {method} matte (compared on one product area: {ranks[pick]:.2f}, "
                          f"over {others}; its quality score is {quality.score:.2f}){why}")
-        if method == "network" and shared.get("specks"):
-            n = shared["specks"]
-            notes.append(f"cleared {n} small piece{'s' if n > 1 else ''} of the matte lying apart from the product "
-                         "(the scene changed there between photo and plate)")
+        if method == "network" and shared.get("specks", 0.0) >= NOTED_SPECKS:
+            notes.append(f"cleared specks lying apart from the product, {shared['specks']:.1%} of the matte "
+                         "(where the scene changed between photo and plate)")
         coarse = resize_to(coarse.astype(np.float32), (w, h), cv2.INTER_LINEAR)
         report(progress, "done", 1.0)
         return MatteResult(photo=photo, aligned_plate=plate, valid=valid, alignment=alignment.report,

@@ -22,8 +22,8 @@ def _matte(h=300, w=400):
 def test_pieces_apart_with_little_alpha_are_cleared_and_the_rest_is_untouched():
     alpha = _matte()
     before = alpha.copy()
-    cleaned, count = drop_specks(alpha)
-    assert count == 2
+    cleaned, cleared = drop_specks(alpha)
+    assert cleared == pytest.approx((alpha[20:30, 20:28].sum() + alpha[280:284, 380:396].sum()) / alpha.sum())
     assert np.array_equal(alpha, before)                       # the input is not changed
     assert cleaned[20:30, 20:28].max() == 0 and cleaned[280:284, 380:396].max() == 0
     kept = np.ones_like(alpha, bool)
@@ -33,9 +33,11 @@ def test_pieces_apart_with_little_alpha_are_cleared_and_the_rest_is_untouched():
 
 def test_share_zero_keeps_every_piece_and_a_bigger_share_clears_more():
     alpha = _matte()
-    assert drop_specks(alpha, 0.0) == (alpha, 0)
-    cleaned, count = drop_specks(alpha, 0.3)                    # the second part is 21 % of the product
-    assert count == 3 and cleaned[120:200, 300:340].max() == 0
+    kept, cleared = drop_specks(alpha, 0.0)
+    assert kept is alpha and cleared == 0.0
+    cleaned, cleared = drop_specks(alpha, 0.3)                  # the second part is 21 % of the product
+    assert cleaned[120:200, 300:340].max() == 0 and cleared == pytest.approx(
+        (alpha[120:200, 300:340].sum() + alpha[20:30, 20:28].sum() + alpha[280:284, 380:396].sum()) / alpha.sum())
 
 
 def test_a_large_matte_is_cleaned_on_a_reduced_copy_without_eating_the_product():
@@ -43,8 +45,8 @@ def test_a_large_matte_is_cleaned_on_a_reduced_copy_without_eating_the_product()
     alpha[600:2000, 800:2200] = 1.0
     alpha[100:130, 100:140] = 1.0                               # 1,200 of 1.96 M: a speck
     alpha[2000:2010, 1000:1010] = 0.6                           # a soft fringe touching the product
-    cleaned, count = drop_specks(alpha)
-    assert count == 1 and cleaned[100:130, 100:140].max() == 0
+    cleaned, cleared = drop_specks(alpha)
+    assert 0 < cleared < 0.001 and cleaned[100:130, 100:140].max() == 0
     assert np.array_equal(cleaned[130:, :], alpha[130:, :])
 
 
@@ -73,4 +75,5 @@ def test_the_network_path_clears_a_moved_leaf_and_says_so():
     cleaned = Pipeline().run(photo, plate, MatteOptions(method="network"))
     assert cleaned.alpha[20:27, 20:28].max() == 0            # ...the speck filter does not
     assert np.abs(cleaned.alpha - kept.alpha)[alpha > 0].max() == 0
-    assert any("small piece" in note for note in cleaned.notes)
+    assert any("cleared specks" in note for note in cleaned.notes)
+    assert not any("specks" in note for note in kept.notes)
