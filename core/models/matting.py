@@ -46,8 +46,19 @@ def _normalised_inputs(photo: torch.Tensor, plate: torch.Tensor) -> list[torch.T
     return [(photo - INPUT_MEAN) / INPUT_STD, (plate - INPUT_MEAN) / INPUT_STD, (photo - plate).abs() / INPUT_STD]
 
 
+def _residual(channels: int) -> nn.Sequential:
+    """conv-BN-ReLU then a 1x1 convolution that starts at zero: added to its input, it starts as the identity."""
+    block = nn.Sequential(_conv(channels, channels), nn.Conv2d(channels, channels, 1))
+    nn.init.zeros_(block[1].weight)
+    nn.init.zeros_(block[1].bias)
+    return block
+
+
 class MattingBase(nn.Module):
-    """Small U-Net (0.61 M parameters) on photo, aligned plate and coarse mask.
+    """Small U-Net (0.61 M parameters at the default widths) on photo, aligned plate and coarse mask.
+
+    widths: the encoder's four levels; decoder: the widths of the decoder at 1/4, 1/2 and the
+    base's full resolution; full_res_blocks: residual conv blocks after the last decoder level.
 
     forward(photo, plate, coarse):
         photo, plate: (B, 3, h, w) float32 [0, 1]; coarse: (B, 1, h, w) [0, 1]. Any h, w.
@@ -56,21 +67,26 @@ class MattingBase(nn.Module):
         error (1 ch) [0, 1], the predicted |alpha - true alpha|; hidden (``hidden`` ch) >= 0, for the refiner.
     """
 
-    def __init__(self, hidden: int = 8, widths: tuple[int, ...] = (24, 32, 64, 96)):
+    def __init__(self, hidden: int = 8, widths: tuple[int, ...] = (24, 32, 64, 96),
+                 decoder: tuple[int, ...] = (48, 32, 16), full_res_blocks: int = 0):
         super().__init__()
         w1, w2, w3, w4 = widths
+        d2, d1, d0 = decoder
         self.hidden = hidden
         cin = 13  # photo, plate, |photo - plate|, coarse mask, log ratios (appended last: see u2net.plate_features)
+        # the convolutions that read a concatenation, with the widths of its parts (core.train.widen uses it)
+        self.concat_inputs = {"dec3.0.0": (w4, w3), "dec2.0.0": (w3, w2), "dec1.0": (d2, w1), "dec0.0": (d1, cin)}
         self.enc1 = nn.Sequential(_conv(cin, w1, 2), _conv(w1, w1))
         self.enc2 = nn.Sequential(_conv(w1, w2, 2), _conv(w2, w2))
         self.enc3 = nn.Sequential(_conv(w2, w3, 2), _conv(w3, w3))
         self.enc4 = nn.Sequential(_conv(w3, w4, 2), _conv(w4, w4))
         self.context = nn.Sequential(_conv(w4, w4, dilation=2), _conv(w4, w4, dilation=4))
         self.dec3 = nn.Sequential(_conv(w4 + w3, w3), _conv(w3, w3))
-        self.dec2 = nn.Sequential(_conv(w3 + w2, 48), _conv(48, 48))
-        self.dec1 = _conv(48 + w1, 32)
-        self.dec0 = _conv(32 + cin, 16)
-        self.head = nn.Conv2d(16, 5 + hidden, 3, padding=1)
+        self.dec2 = nn.Sequential(_conv(w3 + w2, d2), _conv(d2, d2))
+        self.dec1 = _conv(d2 + w1, d1)
+        self.dec0 = _conv(d1 + cin, d0)
+        self.full_res = nn.ModuleList(_residual(d0) for _ in range(full_res_blocks))
+        self.head = nn.Conv2d(d0, 5 + hidden, 3, padding=1)
 
     def forward(self, photo: torch.Tensor, plate: torch.Tensor, coarse: torch.Tensor):
         ratio = plate_features(photo, plate)[:, 3:]
@@ -84,6 +100,8 @@ class MattingBase(nn.Module):
         d = self.dec2(torch.cat([_up(d, e2), e2], 1))
         d = self.dec1(torch.cat([_up(d, e1), e1], 1))
         d = self.dec0(torch.cat([_up(d, x0), x0], 1))
+        for block in self.full_res:
+            d = d + block(d)
         out = self.head(d)
         alpha = clamp_st(out[:, :1], 0, 1)
         residual = clamp_st(out[:, 1:4], -1, 1)
@@ -135,7 +153,8 @@ class MattingRefiner(nn.Module):
 class MattingNetwork(nn.Module):
     """The base and the refiner as one module (one state dict, one weights file)."""
 
-    def __init__(self, hidden: int = 8, patch: int = 16):
+    def __init__(self, hidden: int = 8, patch: int = 16, widths: tuple[int, ...] = (24, 32, 64, 96),
+                 decoder: tuple[int, ...] = (48, 32, 16), full_res_blocks: int = 0):
         super().__init__()
-        self.base = MattingBase(hidden=hidden)
+        self.base = MattingBase(hidden=hidden, widths=widths, decoder=decoder, full_res_blocks=full_res_blocks)
         self.refiner = MattingRefiner(hidden=hidden, patch=patch)

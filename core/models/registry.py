@@ -55,9 +55,23 @@ def _build_bgm_small():
     return MattingNetwork(hidden=8, patch=16)
 
 
+#: the wider base grown from bgm-small by core.train.widen (1.19 M parameters; see the model card)
+WIDE_MATTING = {"widths": (32, 48, 96, 128), "decoder": (64, 48, 24), "full_res_blocks": 1}
+
+
+def _build_bgm_wide():
+    from core.models.matting import MattingNetwork
+
+    return MattingNetwork(hidden=8, patch=16, **WIDE_MATTING)
+
+
+#: MattingNetwork arguments by architecture name (``python -m core.train matting --architecture``)
+MATTING_ARCHITECTURES = {"bgm-small-h8-p16": {}, "bgm-wide-h8-p16": WIDE_MATTING}
+
 ARCHITECTURES: dict[str, Callable] = {
     "u2netp-stem4": _build_coarse_u2netp_s4,
     "bgm-small-h8-p16": _build_bgm_small,
+    "bgm-wide-h8-p16": _build_bgm_wide,
 }
 
 REGISTRY: dict[str, ModelSpec] = {

@@ -14,6 +14,8 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the training options to ``parser`` (also mounted as ``matting-studio train``)."""
+    from core.models.registry import MATTING_ARCHITECTURES
+
     parser.add_argument("network", choices=["coarse", "matting", "export"], help="network to train, or 'export'")
     parser.add_argument("export_network", nargs="?", choices=["coarse", "matting"], help="with 'export': which network")
     parser.add_argument("--data", default=None, help="shared data folder (real masks and backdrop photos)")
@@ -50,7 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
                         help="keep a moving average of the weights (e.g. 0.998 per step); export writes it")
     parser.add_argument("--raw", action="store_true", help="export: the last weights, not the moving average")
-    parser.add_argument("--bf16", action="store_true", help="coarse: bfloat16 autocast on CPU (AMX/AVX512-BF16 machines)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU (AMX/AVX512-BF16 machines; "
+                        "matting: the base network only)")
+    parser.add_argument("--architecture", default=None, choices=sorted(MATTING_ARCHITECTURES),
+                        help="matting: the network's shape (default bgm-small-h8-p16; a resumed run keeps its own). "
+                             "With --init-weights of a narrower network, the weights are widened so that training "
+                             "starts from what they compute (core.train.widen)")
     parser.add_argument("--no-channels-last", action="store_true", help="keep NCHW tensors (channels-last is faster here)")
     parser.add_argument("--no-hybrid", action="store_true", help="coarse: BCE only, without BASNet's SSIM + IoU")
     parser.add_argument("--adversarial", action="store_true",
@@ -100,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         if share is not None and not 0.0 <= share <= 1.0:
             print(f"{flag} is a share between 0 and 1, got {share}.", file=sys.stderr)
             return 2
+    if args.architecture is not None and args.network != "matting":
+        print("--architecture chooses the matting network's shape; the coarse network has one.", file=sys.stderr)
+        return 2
     if args.ema is not None and not 0.0 <= args.ema < 1.0:
         print(f"--ema is a decay per step between 0 and 1 (e.g. 0.998), got {args.ema}.", file=sys.stderr)
         return 2
@@ -139,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         "binary_masks": args.binary_masks,
         "refraction": args.refraction,
         "coarse_net": args.coarse_net,
+        "architecture": args.architecture,
         "channels_last": False if args.no_channels_last else None,
         "data": args.data,
         "mirror": args.mirror,

@@ -47,15 +47,17 @@ def _ema_state(state: dict) -> dict | None:
     return {k[len("module."):]: v for k, v in ema.items() if k.startswith("module.")}
 
 
-def register_checksum(name: str, sha256: str) -> None:
-    """Rewrite the sha256 of ``name``'s ModelSpec in core/models/registry.py (a developer step after an export)."""
+def register_checksum(name: str, sha256: str, architecture: str | None = None) -> None:
+    """Rewrite the sha256 (and the architecture, if given) of ``name``'s ModelSpec in core/models/registry.py
+    (a developer step after an export)."""
     import core.models.registry as registry
 
     source = Path(registry.__file__)
     text = source.read_text()
     filename = re.escape(get_spec(name).filename)
-    pattern = re.compile(rf'(filename="{filename}",\s*sha256=")[0-9a-f]*(")')
-    updated, count = pattern.subn(rf"\g<1>{sha256}\g<2>", text)
+    pattern = re.compile(rf'(filename="{filename}",\s*sha256=")[0-9a-f]*(",\s*architecture=")[^"]*(")')
+    new_architecture = architecture or get_spec(name).architecture
+    updated, count = pattern.subn(rf"\g<1>{sha256}\g<2>{new_architecture}\g<3>", text)
     if count != 1:
         raise SystemExit(f"could not find the sha256 of {name!r} in {source}; update it by hand.")
     source.write_text(updated)
@@ -78,7 +80,13 @@ def export_weights(name: str, run: Path, destination: str | Path | None = None, 
         weights, state = "moving average", _ema_state(checkpoint)
     if state is None:
         weights, state = "last weights", checkpoint["model"]
-    ARCHITECTURES[spec.architecture]().load_state_dict(state)  # fails loudly if the registry's architecture differs
+    architecture = checkpoint["config"].get("architecture") or spec.architecture
+    if architecture not in ARCHITECTURES:
+        raise SystemExit(f"{run / 'last.pt'} was trained as {architecture!r}, which the registry does not know.")
+    ARCHITECTURES[architecture]().load_state_dict(state)  # fails loudly if the run's architecture is wrong
+    if architecture != spec.architecture and not register:
+        print(f"note: this run is {architecture!r}; the registry loads {name!r} as {spec.architecture!r}. "
+              "Use --register to switch it, or load the file with that architecture yourself.")
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     folder = Path(destination) if destination else models_dir()
@@ -92,5 +100,5 @@ def export_weights(name: str, run: Path, destination: str | Path | None = None, 
     sha256 = file_sha256(path)
     print(f"sha256 {sha256}  size {path.stat().st_size} bytes")
     if register:
-        register_checksum(name, sha256)
+        register_checksum(name, sha256, architecture)
     return path

@@ -32,8 +32,10 @@ RANDOM_TILES = 8
 
 def _build_matting(config: dict) -> nn.Module:
     from core.models.matting import MattingNetwork
+    from core.models.registry import MATTING_ARCHITECTURES
 
-    return MattingNetwork(hidden=config.get("hidden", 8), patch=config.get("patch", 16))
+    shape = MATTING_ARCHITECTURES[config.get("architecture") or "bgm-small-h8-p16"]
+    return MattingNetwork(hidden=config.get("hidden", 8), patch=config.get("patch", 16), **shape)
 
 
 def _choose_tiles(alpha_b: torch.Tensor, error_b: torch.Tensor, full_size, patch: int, generator: torch.Generator):
@@ -81,7 +83,13 @@ def matting_step_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torc
         return F.interpolate(x, size=small, mode="area")
 
     photo_b, plate_b = down(photo), down(plate)
-    alpha_b, residual_b, error_b, hidden_b = model.base(photo_b, plate_b, down(coarse))
+    inputs = [photo_b, plate_b, down(coarse)]
+    if config.get("channels_last"):
+        inputs = [x.contiguous(memory_format=torch.channels_last) for x in inputs]
+    # bfloat16 autocast (--bf16): the wide base trains 2.5x faster on this CPU (AMX); losses stay float32
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bool(config.get("bf16"))):
+        outputs = model.base(*inputs)
+    alpha_b, residual_b, error_b, hidden_b = (x.float() for x in outputs)
     foreground_b = clamp_st(photo_b + residual_b, 0, 1)
     base_loss, base_parts = matting_loss(alpha_b, foreground_b, error_b, down(alpha), down(foreground), photo_b, plate_b)
 

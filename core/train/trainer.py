@@ -109,9 +109,11 @@ def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
                 "refraction": 0.0}
     config = {**defaults, **(saved or {})}
     config.update({k: v for k, v in given.items() if v is not None})
-    for key in ("mid", "width", "stem_stride", "hidden"):
+    for key in ("mid", "width", "stem_stride", "hidden", "architecture"):
         if saved and key in saved:
             config[key] = saved[key]
+    if saved and "architecture" not in saved:
+        config["architecture"] = None  # runs saved before --architecture existed are the small network
     return config
 
 
@@ -205,8 +207,21 @@ def train(task: Task, config: dict, out: Path, data_dir: str | None, resume: boo
         if config.get("init_weights"):
             # no checkpoint anywhere: start from exported weights (e.g. resources/models/<file>), fresh optimiser
             weights = torch.load(config["init_weights"], map_location="cpu", weights_only=True)
-            model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
-            print(f"initialised from {config['init_weights']}", flush=True)
+            weights = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
+            current = model.state_dict()
+            if task.name == "matting" and any(k in current and current[k].shape != v.shape for k, v in weights.items()):
+                from core.train.widen import widen_matting
+
+                try:
+                    grown = widen_matting(model, weights)
+                except ValueError as exc:
+                    raise MattingError(f"--init-weights does not fit the {config.get('architecture')} network: {exc}",
+                                       config["init_weights"]) from exc
+                print(f"initialised from {config['init_weights']}, widened ({len(grown)} tensors grew; "
+                      "the network computes what the weights computed)", flush=True)
+            else:
+                model.load_state_dict(weights)
+                print(f"initialised from {config['init_weights']}", flush=True)
     if stage is None and state is not None and state.get("stage") is not None:
         raise MattingError(f"this run was trained with the {state['stage'].get('name', 'extra')} stage; "
                            "resume it with that stage's option (--adversarial), or start a new --out", out)
