@@ -97,3 +97,20 @@ def test_cli_widens_init_weights_trains_bf16_and_exports_the_wide_network(tmp_pa
 
 def test_architecture_is_a_matting_option():
     assert train_main(["coarse", "--out", "unused", "--architecture", "bgm-wide-h8-p16"]) == 2
+
+
+def test_register_rewrites_the_checksum_and_the_architecture(tmp_path, monkeypatch):
+    import shutil
+
+    import core.models.registry as registry_module
+    from core.train.export import register_checksum
+
+    copy = tmp_path / "registry.py"
+    shutil.copyfile(registry_module.__file__, copy)
+    monkeypatch.setattr(registry_module, "__file__", str(copy))
+    register_checksum("matting", "ab" * 32, "bgm-wide-h8-p16")
+    text = copy.read_text()
+    assert 'filename="matting_bgm.pt",\n        sha256="' + "ab" * 32 + '",\n        architecture="bgm-wide-h8-p16"' in text
+    assert 'architecture="u2netp-stem4"' in text  # the coarse entry is untouched
+    register_checksum("matting", "cd" * 32)  # without an architecture the registered one stays
+    assert '"' + "cd" * 32 + '",\n        architecture="bgm-wide-h8-p16"' in copy.read_text()

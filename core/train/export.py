@@ -55,9 +55,8 @@ def register_checksum(name: str, sha256: str, architecture: str | None = None) -
     source = Path(registry.__file__)
     text = source.read_text()
     filename = re.escape(get_spec(name).filename)
-    pattern = re.compile(rf'(filename="{filename}",\s*sha256=")[0-9a-f]*(",\s*architecture=")[^"]*(")')
-    new_architecture = architecture or get_spec(name).architecture
-    updated, count = pattern.subn(rf"\g<1>{sha256}\g<2>{new_architecture}\g<3>", text)
+    pattern = re.compile(rf'(filename="{filename}",\s*sha256=")[0-9a-f]*(",\s*architecture=")([^"]*)(")')
+    updated, count = pattern.subn(lambda m: f"{m[1]}{sha256}{m[2]}{architecture or m[3]}{m[4]}", text)
     if count != 1:
         raise SystemExit(f"could not find the sha256 of {name!r} in {source}; update it by hand.")
     source.write_text(updated)
