@@ -321,6 +321,25 @@ def test_refraction_share_reaches_the_generator_and_bad_shares_are_refused():
     assert "refraction" not in render_pair(glass, 64, None, 1.0)[0].tags
 
 
+def test_glass_close_forces_part_of_the_glass_onto_a_backdrop_of_its_own_colour():
+    seeds = range(1_000_000, 1_000_400)
+    plain = [hard_tags(s, 1.0) for s in seeds]
+    mixed = [hard_tags(s, 1.0, glass_close=0.6) for s in seeds]
+    glass = [i for i, t in enumerate(plain) if t == {"transparent"}]
+    both = [i for i in glass if mixed[i] == {"transparent", "close_colour"}]
+    assert 0.4 * len(glass) <= len(both) <= 0.8 * len(glass)
+    # only glass samples change, and off (0) keeps the earlier draw
+    assert all(mixed[i] == plain[i] for i in range(len(plain)) if i not in both)
+    assert [hard_tags(s, 1.0, glass_close=0.0) for s in seeds] == plain
+    pair, _ = render_pair(seeds[both[0]], 64, None, 1.0, glass_close=1.0)
+    assert {"transparent", "close_colour"} <= pair.tags
+    dataset = get_task("matting").build_dataset({"size": 48, "glass_close": 0.6}, None)
+    assert dataset.glass_close == 0.6
+    with pytest.raises(ValueError, match="glass_close"):
+        PairDataset(48, None, coarse=True, glass_close=1.1)
+    assert train_main(["matting", "--out", "unused", "--glass-close", "-0.5"]) == 2
+
+
 def test_learning_rate_warms_up_then_decays():
     config = {"lr": 1e-3, "steps": 10_000}
     assert learning_rate(0, config) < learning_rate(299, config) <= 1e-3

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refraction", type=float, default=None, metavar="SHARE",
                         help="matting: share of the glass in training scenes that refracts the backdrop behind it, "
                              "mirrored or magnified as a filled glass does (default 0: glass is a flat tint)")
+    parser.add_argument("--glass-close", type=float, default=None, metavar="SHARE",
+                        help="matting: share of the glass samples forced by --hard-fraction that are also forced into "
+                             "close colours (clear glass on a backdrop of its own colour; default 0)")
     parser.add_argument("--coarse-net", type=float, default=None, metavar="SHARE",
                         help="matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
                              "rather than a degraded true alpha (default 0.5 for new runs)")
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"--full-scale is a whole factor from 1 to 8, got {args.full_scale}.", file=sys.stderr)
         return 2
     for flag, share in (("--filled-masks", args.filled_masks), ("--binary-masks", args.binary_masks),
-                        ("--coarse-net", args.coarse_net), ("--refraction", args.refraction)):
+                        ("--coarse-net", args.coarse_net), ("--refraction", args.refraction),
+                        ("--glass-close", args.glass_close)):
         if share is not None and not 0.0 <= share <= 1.0:
             print(f"{flag} is a share between 0 and 1, got {share}.", file=sys.stderr)
             return 2
@@ -148,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         "filled_masks": args.filled_masks,
         "binary_masks": args.binary_masks,
         "refraction": args.refraction,
+        "glass_close": args.glass_close,
         "coarse_net": args.coarse_net,
         "architecture": args.architecture,
         "channels_last": False if args.no_channels_last else None,

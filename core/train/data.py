@@ -46,29 +46,36 @@ def _find_make_pair() -> Callable | None:
     return _make_pair
 
 
-def hard_tags(seed: int, hard_fraction: float) -> frozenset:
+def hard_tags(seed: int, hard_fraction: float, glass_close: float = 0.0) -> frozenset:
     """The subset a sample is forced into: one of HARD_TAGS for a ``hard_fraction`` of the seeds, else none.
 
     Left to itself the generator makes about 6 % glass and 15 % close colours;
     those are where the networks err most, so training over-samples them.
+    ``glass_close``: the share of the glass samples also forced into close colours
+    (clear glass on a backdrop of its own colour, as on white paper: the glass is
+    seen only by its rims and highlights, and its opacity must come from context).
     """
     rng = np.random.default_rng([seed, 0x4A7D])
     if rng.random() >= hard_fraction:
         return frozenset()
-    return frozenset({HARD_TAGS[int(rng.integers(len(HARD_TAGS)))]})
+    tag = HARD_TAGS[int(rng.integers(len(HARD_TAGS)))]
+    if tag == "transparent" and glass_close > 0 and np.random.default_rng([seed, 0x6C45]).random() < glass_close:
+        return frozenset({tag, "close_colour"})
+    return frozenset({tag})
 
 
-def render_pair(seed: int, size: int, data_dir: str | None, hard_fraction: float = 0.0, refraction: float = 0.0):
+def render_pair(seed: int, size: int, data_dir: str | None, hard_fraction: float = 0.0, refraction: float = 0.0,
+                glass_close: float = 0.0):
     """A pair (photo, aligned_plate, alpha, foreground: float32 [0, 1]) of size x size; never an eval seed.
 
-    refraction: ``make_pair``'s share of refracting glass.
+    refraction: ``make_pair``'s share of refracting glass; glass_close: see :func:`hard_tags`.
     """
     if seed in EVAL_SEEDS:
         raise ValueError(f"seed {seed} is reserved for evaluation; training seeds start at {TRAIN_SEED_BASE}.")
     make_pair = _find_make_pair()
     if make_pair is not None:
         try:
-            tags = hard_tags(seed, hard_fraction)
+            tags = hard_tags(seed, hard_fraction, glass_close)
             extra = {"refraction": refraction} if refraction else {}
             return make_pair(seed, size=(size, size), data_dir=data_dir, kind="mixed", tags=tags or None,
                              **extra), "synth"
@@ -148,13 +155,15 @@ class PairDataset(Dataset):
     plate), alpha (1,S,S), foreground (3,S,S), all [0, 1]; with ``coarse=True``
     also coarse (1,S,S), a degraded true alpha (see :func:`degrade_mask`; ``filled_masks``
     and ``binary_masks`` are its ``filled`` and ``binary`` shares). ``refraction``: the share
-    of glass that refracts the backdrop (``core.synth.make_pair``).
+    of glass that refracts the backdrop (``core.synth.make_pair``); ``glass_close``: the share
+    of forced glass samples also forced into close colours (:func:`hard_tags`).
     """
 
     def __init__(self, size: int, data_dir: str | Path | None, coarse: bool = False, hard_fraction: float = 0.0,
-                 filled_masks: float = 0.0, binary_masks: float = 0.0, refraction: float = 0.0):
+                 filled_masks: float = 0.0, binary_masks: float = 0.0, refraction: float = 0.0,
+                 glass_close: float = 0.0):
         for name, share in (("hard_fraction", hard_fraction), ("filled_masks", filled_masks),
-                            ("binary_masks", binary_masks), ("refraction", refraction)):
+                            ("binary_masks", binary_masks), ("refraction", refraction), ("glass_close", glass_close)):
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}.")
         self.size = size
@@ -162,6 +171,7 @@ class PairDataset(Dataset):
         self.filled_masks = filled_masks
         self.binary_masks = binary_masks
         self.refraction = refraction
+        self.glass_close = glass_close
         self.data_dir = str(data_dir) if data_dir is not None and Path(data_dir).exists() else None
         self.coarse = coarse
 
@@ -170,7 +180,8 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         seed = TRAIN_SEED_BASE + int(index)
-        pair, source = render_pair(seed, self.size, self.data_dir, self.hard_fraction, self.refraction)
+        pair, source = render_pair(seed, self.size, self.data_dir, self.hard_fraction, self.refraction,
+                                   self.glass_close)
         alpha = np.asarray(pair.alpha, np.float32)
         item = {
             "photo": _chw(np.asarray(pair.photo, np.float32)),
