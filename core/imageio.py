@@ -446,8 +446,10 @@ def _quantize(array, maxval: int, dtype) -> np.ndarray:
     if array.dtype.kind != "f":
         raise ValueError(f"expected float values in [0, 1], got an array of {array.dtype}; convert it to float first")
     if (array.dtype in (np.float32, np.float64) and array.flags.c_contiguous
-            and (array.ndim == 2 or (array.ndim == 3 and 2 <= array.shape[2] <= 4))):
-        # OpenCV rounds half to even and saturates (NaN -> 0) in one threaded pass, ~3x numpy
+            and (array.ndim == 2 or (array.ndim == 3 and 2 <= array.shape[2] <= 4))
+            and not np.isnan(array.sum())):
+        # OpenCV rounds half to even and saturates in one threaded pass, ~3x numpy; NaN goes to numpy's
+        # path (OpenCV 4 saturated it to 0, OpenCV 5 to the maximum: an opaque pixel)
         return cv2.addWeighted(array, float(maxval), array, 0.0, 0.0,
                                dtype=cv2.CV_8U if dtype == np.uint8 else cv2.CV_16U)
     block = np.multiply(np.atleast_1d(array), np.float32(maxval), dtype=np.float32)
