@@ -104,3 +104,17 @@ def test_triangulation_recovers_alpha_and_takes_out_a_backdrop_drift():
     backdrop = alpha == 0
     assert plain[backdrop].mean() > 0.03  # the drift reads as a veil over the whole backdrop
     assert matched[backdrop].mean() < 0.01 and np.abs(matched - alpha).mean() < 0.01
+
+
+def test_clear_far_backdrop_keeps_the_object_and_its_surroundings_and_clears_the_veil_beyond():
+    from core.evaluate import clear_far_backdrop
+
+    alpha = np.full((80, 100), 0.02, np.float32)       # a veil the backdrop's folds left
+    alpha[30:50, 40:60] = 1.0                           # the object
+    alpha[30:50, 60:64] = 0.2                           # a faint edge beside it (glass, petals)
+    cleared = clear_far_backdrop(alpha, radius=10)
+    np.testing.assert_array_equal(cleared[30:50, 40:64], alpha[30:50, 40:64])
+    assert cleared[25, 50] == np.float32(0.02)          # within 10 px: kept as measured
+    assert cleared[5, 5] == 0 and cleared[75, 95] == 0  # far: cleared
+    assert alpha[5, 5] == np.float32(0.02)              # the input is not modified
+    np.testing.assert_array_equal(clear_far_backdrop(alpha, radius=0), alpha)
