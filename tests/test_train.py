@@ -333,8 +333,8 @@ def test_glass_close_forces_part_of_the_glass_onto_a_backdrop_of_its_own_colour(
     assert [hard_tags(s, 1.0, glass_close=0.0) for s in seeds] == plain
     pair, _ = render_pair(seeds[both[0]], 64, None, 1.0, glass_close=1.0)
     assert {"transparent", "close_colour"} <= pair.tags
-    dataset = get_task("matting").build_dataset({"size": 48, "glass_close": 0.6}, None)
-    assert dataset.glass_close == 0.6
+    for task in ("matting", "coarse"):
+        assert get_task(task).build_dataset({"size": 48, "glass_close": 0.6}, None).glass_close == 0.6
     with pytest.raises(ValueError, match="glass_close"):
         PairDataset(48, None, coarse=True, glass_close=1.1)
     assert train_main(["matting", "--out", "unused", "--glass-close", "-0.5"]) == 2

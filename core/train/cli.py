@@ -47,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="matting: share of the glass in training scenes that refracts the backdrop behind it, "
                              "mirrored or magnified as a filled glass does (default 0: glass is a flat tint)")
     parser.add_argument("--glass-close", type=float, default=None, metavar="SHARE",
-                        help="matting: share of the glass samples forced by --hard-fraction that are also forced into "
-                             "close colours (clear glass on a backdrop of its own colour; default 0)")
+                        help="share of the glass samples forced by --hard-fraction that are also forced into close "
+                             "colours (clear glass on a backdrop of its own colour; default 0)")
     parser.add_argument("--coarse-net", type=float, default=None, metavar="SHARE",
                         help="matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
                              "rather than a degraded true alpha (default 0.5 for new runs)")

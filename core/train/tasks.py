@@ -44,7 +44,8 @@ def _coarse_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torch.Ten
 COARSE = Task(
     name="coarse",
     build_model=_build_coarse,
-    build_dataset=lambda config, data: PairDataset(config["size"], data, coarse=False, hard_fraction=config.get("hard_fraction", 0.0)),
+    build_dataset=lambda config, data: PairDataset(config["size"], data, coarse=False, hard_fraction=config.get("hard_fraction", 0.0),
+                                                   glass_close=config.get("glass_close", 0.0)),
     compute_loss=_coarse_loss,
     default_size=288,
     default_batch=8,
