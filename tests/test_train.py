@@ -312,8 +312,8 @@ def test_binary_masks_do_not_tell_the_matting_network_how_transparent_glass_is()
 def test_refraction_share_reaches_the_generator_and_bad_shares_are_refused():
     with pytest.raises(ValueError, match="refraction"):
         PairDataset(48, None, coarse=True, refraction=1.5)
-    dataset = get_task("matting").build_dataset({"size": 48, "refraction": 1.0}, None)
-    assert dataset.refraction == 1.0
+    for task in ("matting", "coarse"):
+        assert get_task(task).build_dataset({"size": 48, "refraction": 1.0}, None).refraction == 1.0
     assert train_main(["matting", "--out", "unused", "--refraction", "-0.2"]) == 2
     glass = next(seed for seed in range(1_000_000, 1_000_400) if hard_tags(seed, 1.0) == {"transparent"})
     pair, _ = render_pair(glass, 64, None, 1.0, refraction=1.0)

@@ -78,17 +78,17 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="ea995a60f86d63ae1b2726ecb2cb54a10db200f77a18c27f556d4873dc9fbe07",
+        sha256="87991de3bce5dba127c3b5cc182a0035bef67504972552d6db409710e990412a",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
         description="coarse-mask",
-        recommended=True,  # session 2 weights: better than classical on every dev-set metric (model card)
+        recommended=True,  # session 8 weights: better than classical on every dev-set metric (model card)
     ),
     "matting": ModelSpec(
         name="matting",
         filename="matting_bgm.pt",
-        sha256="e3ab3ffdde755b555eed7ad8445e1eda9886ebcda1a904d2fd149ae08a5b9c22",
+        sha256="432015c991d7ef98a586895a5f01f9dba3bb90c78f77a3919e1c4974f564d4e9",
         architecture="bgm-small-h8-p16",
         input_size=384,
         normalisation="photo, aligned plate RGB and coarse mask in [0, 1]; normalised inside the network",

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="matting: share of degraded coarse-mask inputs made from the thresholded alpha, so that "
                              "the mask does not say how transparent glass is (default 0: off, no gain measured yet)")
     parser.add_argument("--refraction", type=float, default=None, metavar="SHARE",
-                        help="matting: share of the glass in training scenes that refracts the backdrop behind it, "
+                        help="share of the glass in training scenes that refracts the backdrop behind it, "
                              "mirrored or magnified as a filled glass does (default 0: glass is a flat tint)")
     parser.add_argument("--glass-close", type=float, default=None, metavar="SHARE",
                         help="share of the glass samples forced by --hard-fraction that are also forced into close "
