@@ -12,7 +12,6 @@ import errno
 import os
 import secrets
 import struct
-import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
