@@ -37,7 +37,7 @@ def encode_png(pixels: np.ndarray, icc_profile: Optional[bytes] = None, threads:
 
     pixels: HxW (grey), HxWx2 (grey + alpha), HxWx3 (RGB) or HxWx4 (RGBA), uint8 or uint16, channels in
     RGB(A) order, straight alpha. ``icc_profile`` is embedded as an iCCP chunk. ``threads``: how many
-    stripes are deflated at once (default: the machine's cores, at most 8).
+    stripes are deflated at once (default: the cores this process may use, at most 8).
     """
     pixels = np.asarray(pixels)
     if pixels.ndim == 2:
@@ -69,7 +69,7 @@ def encode_png(pixels: np.ndarray, icc_profile: Optional[bytes] = None, threads:
         data = compressor.compress(filtered) + compressor.flush(zlib.Z_FINISH if index == last else zlib.Z_SYNC_FLUSH)
         return data, zlib.adler32(filtered), filtered.nbytes
 
-    workers = min(threads or os.cpu_count() or 1, MAX_THREADS, len(starts))
+    workers = min(threads or _usable_cores(), MAX_THREADS, len(starts))
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
             pieces = list(pool.map(deflate, range(len(starts))))
@@ -83,6 +83,14 @@ def encode_png(pixels: np.ndarray, icc_profile: Optional[bytes] = None, threads:
         out.append(_chunk(b"IDAT", prefix + data + suffix))
     out.append(_chunk(b"IEND", b""))
     return out
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (a container or taskset may allow fewer than the machine has)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on macOS or Windows
+        return os.cpu_count() or 1
 
 
 def _sub_filter(rows: np.ndarray, pixel_bytes: int) -> np.ndarray:
