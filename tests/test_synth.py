@@ -298,6 +298,41 @@ def test_refracting_glass_keeps_its_alpha_and_leaves_other_seeds_alone():
         make_pair(0, SIZE, refraction=1.5)
 
 
+def test_ambient_occlusion_darkens_the_gap_between_parts_most_and_an_empty_frame_not_at_all():
+    from core.synth.shadows import ambient_occlusion
+
+    bars = np.zeros((160, 160), np.float32)
+    bars[20:140, 50:70] = 1.0                                         # two stems with a gap between them
+    bars[20:140, 90:110] = 1.0
+    shades = [ambient_occlusion([bars], np.random.default_rng(seed)) for seed in range(6)]
+    for shade in shades:
+        assert shade.shape == bars.shape and shade.dtype == np.float32
+        assert 0.65 <= shade.min() and shade.max() <= 1.0
+        assert shade[80, 80] < shade[80, 150] and shade[80, 80] < shade[5, 5]   # the gap, not the far backdrop
+        assert 1.0 - shade[5, 5] < 0.5 * (1.0 - shade[80, 80])
+    assert max(1.0 - s[80, 80] for s in shades) > 0.08                 # strong enough to see, a few percent and up
+    assert np.array_equal(ambient_occlusion([np.zeros((64, 64), np.float32)], np.random.default_rng(0)),
+                          np.ones((64, 64), np.float32))
+
+
+def test_occluded_pairs_shade_only_the_backdrop_and_leave_other_seeds_alone():
+    for seed in range(3):
+        plain = make_pair(seed, SIZE, kind="product", tags={"thin"})
+        assert np.array_equal(plain.photo, make_pair(seed, SIZE, kind="product", tags={"thin"}, occlusion=0.0).photo)
+        shaded = make_pair(seed, SIZE, kind="product", tags={"thin"}, occlusion=1.0)
+        assert "occlusion" in shaded.tags and "occlusion" not in plain.tags
+        assert np.array_equal(plain.alpha, shaded.alpha)               # the truth stays: shade is backdrop
+        assert (shaded.shadow <= plain.shadow + 1e-6).all()
+        near = cv2.dilate((plain.alpha > 0.5).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        darkening = plain.shadow - shaded.shadow
+        assert darkening[near & (plain.alpha <= 0)].mean() > 2 * darkening[~near].mean() > 0
+        a = shaded.alpha[..., None]
+        clean = a * shaded.foreground + (1 - a) * shaded.backdrop * shaded.shadow[..., None]
+        assert np.abs(shaded.photo - clean).mean() < 0.03
+    with pytest.raises(ValueError, match="occlusion"):
+        make_pair(0, SIZE, occlusion=-0.1)
+
+
 def test_refraction_shows_the_backdrop_from_beside_the_pixel_and_the_foreground_takes_the_change():
     from core.synth.pairs import Scene, refract
 

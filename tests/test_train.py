@@ -321,6 +321,20 @@ def test_refraction_share_reaches_the_generator_and_bad_shares_are_refused():
     assert "refraction" not in render_pair(glass, 64, None, 1.0)[0].tags
 
 
+def test_occlusion_share_reaches_the_generator_for_both_networks_and_bad_shares_are_refused():
+    with pytest.raises(ValueError, match="occlusion"):
+        PairDataset(48, None, occlusion=2.0)
+    for task in ("matting", "coarse"):
+        assert get_task(task).build_dataset({"size": 48, "occlusion": 0.4}, None).occlusion == 0.4
+    assert train_main(["coarse", "--out", "unused", "--occlusion", "1.5"]) == 2
+    seed = 1_000_000
+    assert "occlusion" in render_pair(seed, 64, None, 0.0, occlusion=1.0)[0].tags
+    assert "occlusion" not in render_pair(seed, 64, None, 0.0)[0].tags
+    shaded = PairDataset(64, None, occlusion=1.0)[0]
+    plain = PairDataset(64, None)[0]
+    assert torch.equal(shaded["alpha"], plain["alpha"]) and not torch.equal(shaded["photo"], plain["photo"])
+
+
 def test_glass_close_forces_part_of_the_glass_onto_a_backdrop_of_its_own_colour():
     seeds = range(1_000_000, 1_000_400)
     plain = [hard_tags(s, 1.0) for s in seeds]

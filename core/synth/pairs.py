@@ -17,7 +17,7 @@ from .labels import jitter_colour, product_colour
 from .lathe import random_light
 from .products import camera_blur, pick_product_kind, product_aspect, render_product
 from .real import list_backdrop_photos, pick_real_object, real_masks
-from .shadows import make_shadow
+from .shadows import ambient_occlusion, make_shadow
 
 KNOWN_TAGS = frozenset({"shadow", "close_colour", "transparent", "thin", "fuzzy", "real_mask", "blur"})
 PRODUCT_ONLY_TAGS = frozenset({"transparent", "thin", "fuzzy"})
@@ -55,7 +55,8 @@ def motion_margins(h: int, w: int) -> tuple[int, int]:
 
 
 def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path | None = None,
-              kind: str = "mixed", tags: Iterable[str] | None = None, refraction: float = 0.0) -> SyntheticPair:
+              kind: str = "mixed", tags: Iterable[str] | None = None, refraction: float = 0.0,
+              occlusion: float = 0.0) -> SyntheticPair:
     """Render one synthetic photo/plate pair with ground truth, deterministically from ``seed``.
 
     size: (height, width) of the photo and plate.
@@ -66,12 +67,15 @@ def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path |
         glass, wire or fur, so with kind="real" those tags add a procedural product beside it.
     refraction: the share of scenes with glass whose glass refracts the backdrop behind
         it (training data; 0, the default, renders exactly what earlier versions did).
+    occlusion: the share of scenes whose backdrop is also shaded around and between the
+        object's parts (``shadows.ambient_occlusion``; training data, 0 by default as refraction).
     """
     h, w = (int(v) for v in size)
     if h < 32 or w < 32:
         raise ValueError(f"Synthetic pairs need at least 32x32 pixels, got {h}x{w}.")
-    if not 0.0 <= refraction <= 1.0:
-        raise ValueError(f"refraction is a share between 0 and 1, got {refraction}.")
+    for name, share in (("refraction", refraction), ("occlusion", occlusion)):
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"{name} is a share between 0 and 1, got {share}.")
     if kind not in KINDS:
         raise ValueError(f"Unknown pair kind {kind!r}; choose one of {', '.join(KINDS)}.")
     want = frozenset(tags or ())
@@ -87,18 +91,21 @@ def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path |
     use_real = kind == "real" or "real_mask" in want
     if kind == "mixed" and real_ok and not use_real and not want & PRODUCT_ONLY_TAGS:
         use_real = rng.random() < 0.3
-    scene = compose_scene(rng, h, w, data, use_real, want, refraction=refraction)
+    scene = compose_scene(rng, h, w, data, use_real, want, refraction=refraction, occlusion=occlusion)
     return capture_pair(scene, rng, h, w)
 
 
 def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, use_real: bool,
-                  want: frozenset, margin: int | None = None, refraction: float = 0.0) -> Scene:
+                  want: frozenset, margin: int | None = None, refraction: float = 0.0,
+                  occlusion: float = 0.0) -> Scene:
     """Choose and render the backdrop and the object(s), place them and cast the shadow.
 
     refraction: the chance that glass in the scene refracts the backdrop, with a
     strength k in [-2.2, 0.2] (see ``turned._lens``: a filled glass mirrors or
     magnifies what is behind it). Drawn last and only when positive, so the
-    scenes of seeds without it are unchanged.
+    scenes of seeds without it are unchanged. occlusion: the chance of an ambient
+    shade around and between the parts (``shadows.ambient_occlusion``), drawn after
+    refraction and only when positive, for the same reason.
     """
     margin = motion_margins(h, w)[0] if margin is None else margin
     photos = list_backdrop_photos(str(data)) if data is not None else ()
@@ -141,10 +148,14 @@ def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, u
     if close:
         tags.add("close_colour")
     shadow = make_shadow(objects, rng, force="shadow" in want)
+    refracting = None
     if refraction > 0 and lens is not None and rng.random() < refraction:
         tags.add("refraction")
-        return Scene(backdrop.image, margin, foreground, alpha, shadow, tags, lens * rng.uniform(-2.2, 0.2))
-    return Scene(backdrop.image, margin, foreground, alpha, shadow, tags)
+        refracting = lens * rng.uniform(-2.2, 0.2)
+    if occlusion > 0 and rng.random() < occlusion:
+        tags.add("occlusion")
+        shadow = shadow * ambient_occlusion(objects, rng)
+    return Scene(backdrop.image, margin, foreground, alpha, shadow, tags, refracting)
 
 
 def _fit_real(layer: Layer, rng: np.random.Generator, h: int, w: int, share: float = 1.0) -> Layer:

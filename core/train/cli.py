@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--glass-close", type=float, default=None, metavar="SHARE",
                         help="share of the glass samples forced by --hard-fraction that are also forced into close "
                              "colours (clear glass on a backdrop of its own colour; default 0)")
+    parser.add_argument("--occlusion", type=float, default=None, metavar="SHARE",
+                        help="share of training scenes whose backdrop is shaded around and between the object's "
+                             "parts, as a bouquet shades the backdrop seen between its stems (default 0)")
     parser.add_argument("--coarse-net", type=float, default=None, metavar="SHARE",
                         help="matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
                              "rather than a degraded true alpha (default 0.5 for new runs)")
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for flag, share in (("--filled-masks", args.filled_masks), ("--binary-masks", args.binary_masks),
                         ("--coarse-net", args.coarse_net), ("--refraction", args.refraction),
-                        ("--glass-close", args.glass_close)):
+                        ("--glass-close", args.glass_close), ("--occlusion", args.occlusion)):
         if share is not None and not 0.0 <= share <= 1.0:
             print(f"{flag} is a share between 0 and 1, got {share}.", file=sys.stderr)
             return 2
@@ -153,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         "binary_masks": args.binary_masks,
         "refraction": args.refraction,
         "glass_close": args.glass_close,
+        "occlusion": args.occlusion,
         "coarse_net": args.coarse_net,
         "architecture": args.architecture,
         "channels_last": False if args.no_channels_last else None,
