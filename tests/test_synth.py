@@ -333,6 +333,32 @@ def test_occluded_pairs_shade_only_the_backdrop_and_leave_other_seeds_alone():
         make_pair(0, SIZE, occlusion=-0.1)
 
 
+def test_plants_are_thin_stems_and_leaves_with_backdrop_between_them_and_leave_other_seeds_alone():
+    from core.synth.plants import render_plant
+
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
+    for seed in range(4):
+        layer = render_plant(np.random.default_rng(seed), 120.0, (0.9, 0.3, 0.4), np.array([0.3, -0.5, 0.8]))
+        assert {"thin", "product:plant"} <= layer.tags
+        assert layer.alpha.shape[0] >= 120 and layer.colour.shape == layer.alpha.shape + (3,)
+        solid = (layer.alpha > 0.5).astype(np.uint8)
+        gaps = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, disk) - solid  # backdrop a 10 px closing fills
+        assert gaps.sum() > 0.2 * solid.sum()
+        assert 0.02 < solid.mean() < 0.5
+    for seed in range(3):
+        plain = make_pair(seed, SIZE, kind="product")
+        assert np.array_equal(plain.photo, make_pair(seed, SIZE, kind="product", plants=0.0).photo)
+        plant = make_pair(seed, SIZE, kind="product", plants=1.0)
+        assert "product:plant" in plant.tags and "product:plant" not in plain.tags
+        a = plant.alpha[..., None]
+        clean = a * plant.foreground + (1 - a) * plant.backdrop * plant.shadow[..., None]
+        assert np.abs(plant.photo - clean).mean() < 0.03
+    glass = make_pair(0, SIZE, kind="product", tags={"transparent"}, plants=1.0)
+    assert "product:plant" not in glass.tags                          # asked-for glass stays glass
+    with pytest.raises(ValueError, match="plants"):
+        make_pair(0, SIZE, plants=2.0)
+
+
 def test_refraction_shows_the_backdrop_from_beside_the_pixel_and_the_foreground_takes_the_change():
     from core.synth.pairs import Scene, refract
 

@@ -321,7 +321,7 @@ def test_refraction_share_reaches_the_generator_and_bad_shares_are_refused():
     assert "refraction" not in render_pair(glass, 64, None, 1.0)[0].tags
 
 
-def test_occlusion_share_reaches_the_generator_for_both_networks_and_bad_shares_are_refused():
+def test_occlusion_and_plant_shares_reach_the_generator_for_both_networks_and_bad_shares_are_refused():
     with pytest.raises(ValueError, match="occlusion"):
         PairDataset(48, None, occlusion=2.0)
     for task in ("matting", "coarse"):
@@ -330,6 +330,10 @@ def test_occlusion_share_reaches_the_generator_for_both_networks_and_bad_shares_
     seed = 1_000_000
     assert "occlusion" in render_pair(seed, 64, None, 0.0, occlusion=1.0)[0].tags
     assert "occlusion" not in render_pair(seed, 64, None, 0.0)[0].tags
+    assert get_task("coarse").build_dataset({"size": 48, "plants": 0.3}, None).plants == 0.3
+    assert train_main(["matting", "--out", "unused", "--plants", "-1"]) == 2
+    assert "product:plant" in render_pair(seed, 64, None, 0.0, plants=1.0)[0].tags
+    assert "product:plant" not in render_pair(seed, 64, None, 0.0)[0].tags
     shaded = PairDataset(64, None, occlusion=1.0)[0]
     plain = PairDataset(64, None)[0]
     assert torch.equal(shaded["alpha"], plain["alpha"]) and not torch.equal(shaded["photo"], plain["photo"])

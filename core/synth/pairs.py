@@ -17,6 +17,7 @@ from .labels import jitter_colour, product_colour
 from .lathe import random_light
 from .products import camera_blur, pick_product_kind, product_aspect, render_product
 from .real import list_backdrop_photos, pick_real_object, real_masks
+from .plants import render_plant
 from .shadows import ambient_occlusion, make_shadow
 
 KNOWN_TAGS = frozenset({"shadow", "close_colour", "transparent", "thin", "fuzzy", "real_mask", "blur"})
@@ -56,7 +57,7 @@ def motion_margins(h: int, w: int) -> tuple[int, int]:
 
 def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path | None = None,
               kind: str = "mixed", tags: Iterable[str] | None = None, refraction: float = 0.0,
-              occlusion: float = 0.0) -> SyntheticPair:
+              occlusion: float = 0.0, plants: float = 0.0) -> SyntheticPair:
     """Render one synthetic photo/plate pair with ground truth, deterministically from ``seed``.
 
     size: (height, width) of the photo and plate.
@@ -69,11 +70,13 @@ def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path |
         it (training data; 0, the default, renders exactly what earlier versions did).
     occlusion: the share of scenes whose backdrop is also shaded around and between the
         object's parts (``shadows.ambient_occlusion``; training data, 0 by default as refraction).
+    plants: the share of procedural scenes (without glass or fur asked for) whose product is
+        cut flowers or foliage (``plants.render_plant``; training data, 0 by default).
     """
     h, w = (int(v) for v in size)
     if h < 32 or w < 32:
         raise ValueError(f"Synthetic pairs need at least 32x32 pixels, got {h}x{w}.")
-    for name, share in (("refraction", refraction), ("occlusion", occlusion)):
+    for name, share in (("refraction", refraction), ("occlusion", occlusion), ("plants", plants)):
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"{name} is a share between 0 and 1, got {share}.")
     if kind not in KINDS:
@@ -91,13 +94,14 @@ def make_pair(seed: int, size: tuple[int, int] = (384, 512), *, data_dir: Path |
     use_real = kind == "real" or "real_mask" in want
     if kind == "mixed" and real_ok and not use_real and not want & PRODUCT_ONLY_TAGS:
         use_real = rng.random() < 0.3
-    scene = compose_scene(rng, h, w, data, use_real, want, refraction=refraction, occlusion=occlusion)
+    scene = compose_scene(rng, h, w, data, use_real, want, refraction=refraction, occlusion=occlusion,
+                          plants=plants)
     return capture_pair(scene, rng, h, w)
 
 
 def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, use_real: bool,
                   want: frozenset, margin: int | None = None, refraction: float = 0.0,
-                  occlusion: float = 0.0) -> Scene:
+                  occlusion: float = 0.0, plants: float = 0.0) -> Scene:
     """Choose and render the backdrop and the object(s), place them and cast the shadow.
 
     refraction: the chance that glass in the scene refracts the backdrop, with a
@@ -105,9 +109,12 @@ def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, u
     magnifies what is behind it). Drawn last and only when positive, so the
     scenes of seeds without it are unchanged. occlusion: the chance of an ambient
     shade around and between the parts (``shadows.ambient_occlusion``), drawn after
-    refraction and only when positive, for the same reason.
+    refraction and only when positive, for the same reason. plants: the chance that
+    the (first) procedural product is a plant (``plants.render_plant``), drawn first
+    and only when positive and no glass or fur is asked for.
     """
     margin = motion_margins(h, w)[0] if margin is None else margin
+    plant = plants > 0 and not use_real and not want & {"transparent", "fuzzy"} and rng.random() < plants
     photos = list_backdrop_photos(str(data)) if data is not None else ()
     light = random_light(rng)
     close = "close_colour" in want or rng.random() < 0.15
@@ -130,12 +137,13 @@ def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, u
         backdrop = render_backdrop(bd_kind, rng, h + 2 * margin, w + 2 * margin, photos=photos)
         n = max(len(required), 2 if rng.random() < 0.12 else 1)
     for i in range(n):
-        pkind = pick_product_kind(rng, required[i] if i < len(required) else None)
+        pkind = "plant" if plant and i == 0 else pick_product_kind(rng, required[i] if i < len(required) else None)
         f = rng.uniform(0.15, 0.6) if n == 1 and not layers else rng.uniform(0.08, 0.3)
-        aspect = product_aspect(pkind)
+        aspect = 0.85 if pkind == "plant" else product_aspect(pkind)
         height = min(np.sqrt(f * h * w / aspect), 0.9 * h, 0.85 * w / aspect)
         near = np.clip(backdrop.colour / 0.85, 0, 1) if close else None
-        layer = render_product(pkind, rng, height, product_colour(rng, near), light)
+        render = render_plant if pkind == "plant" else lambda *a: render_product(pkind, *a)
+        layer = render(rng, height, product_colour(rng, near), light)
         lh, lw = layer.alpha.shape                       # wider than its kind usually is: shrink
         s = min(1.0, np.sqrt(1.2 * f * h * w / (lh * lw)), 0.95 * w / lw, 0.95 * h / lh)
         layers.append(_scale(layer, s) if s < 0.97 else layer)

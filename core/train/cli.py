@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--occlusion", type=float, default=None, metavar="SHARE",
                         help="share of training scenes whose backdrop is shaded around and between the object's "
                              "parts, as a bouquet shades the backdrop seen between its stems (default 0)")
+    parser.add_argument("--plants", type=float, default=None, metavar="SHARE",
+                        help="share of procedural training scenes whose product is cut flowers or foliage: thin "
+                             "stems, leaves and petals with the backdrop between them (default 0)")
     parser.add_argument("--coarse-net", type=float, default=None, metavar="SHARE",
                         help="matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
                              "rather than a degraded true alpha (default 0.5 for new runs)")
@@ -110,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for flag, share in (("--filled-masks", args.filled_masks), ("--binary-masks", args.binary_masks),
                         ("--coarse-net", args.coarse_net), ("--refraction", args.refraction),
-                        ("--glass-close", args.glass_close), ("--occlusion", args.occlusion)):
+                        ("--glass-close", args.glass_close), ("--occlusion", args.occlusion),
+                        ("--plants", args.plants)):
         if share is not None and not 0.0 <= share <= 1.0:
             print(f"{flag} is a share between 0 and 1, got {share}.", file=sys.stderr)
             return 2
@@ -157,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         "refraction": args.refraction,
         "glass_close": args.glass_close,
         "occlusion": args.occlusion,
+        "plants": args.plants,
         "coarse_net": args.coarse_net,
         "architecture": args.architecture,
         "channels_last": False if args.no_channels_last else None,

@@ -65,11 +65,11 @@ def hard_tags(seed: int, hard_fraction: float, glass_close: float = 0.0) -> froz
 
 
 def render_pair(seed: int, size: int, data_dir: str | None, hard_fraction: float = 0.0, refraction: float = 0.0,
-                glass_close: float = 0.0, occlusion: float = 0.0):
+                glass_close: float = 0.0, occlusion: float = 0.0, plants: float = 0.0):
     """A pair (photo, aligned_plate, alpha, foreground: float32 [0, 1]) of size x size; never an eval seed.
 
-    refraction, occlusion: ``make_pair``'s shares of refracting glass and of backdrops shaded
-    between the object's parts; glass_close: see :func:`hard_tags`.
+    refraction, occlusion, plants: ``make_pair``'s shares of refracting glass, of backdrops shaded
+    between the object's parts and of plants (cut flowers, foliage); glass_close: see :func:`hard_tags`.
     """
     if seed in EVAL_SEEDS:
         raise ValueError(f"seed {seed} is reserved for evaluation; training seeds start at {TRAIN_SEED_BASE}.")
@@ -77,7 +77,7 @@ def render_pair(seed: int, size: int, data_dir: str | None, hard_fraction: float
     if make_pair is not None:
         try:
             tags = hard_tags(seed, hard_fraction, glass_close)
-            extra = {k: v for k, v in (("refraction", refraction), ("occlusion", occlusion)) if v}
+            extra = {k: v for k, v in (("refraction", refraction), ("occlusion", occlusion), ("plants", plants)) if v}
             return make_pair(seed, size=(size, size), data_dir=data_dir, kind="mixed", tags=tags or None,
                              **extra), "synth"
         except Exception as exc:  # noqa: BLE001 - log and fall back rather than kill an hours-long run
@@ -157,16 +157,16 @@ class PairDataset(Dataset):
     also coarse (1,S,S), a degraded true alpha (see :func:`degrade_mask`; ``filled_masks``
     and ``binary_masks`` are its ``filled`` and ``binary`` shares). ``refraction``: the share
     of glass that refracts the backdrop and ``occlusion`` the share of backdrops shaded between the
-    object's parts (``core.synth.make_pair``); ``glass_close``: the share
+    object's parts, ``plants`` the share of plants (``core.synth.make_pair``); ``glass_close``: the share
     of forced glass samples also forced into close colours (:func:`hard_tags`).
     """
 
     def __init__(self, size: int, data_dir: str | Path | None, coarse: bool = False, hard_fraction: float = 0.0,
                  filled_masks: float = 0.0, binary_masks: float = 0.0, refraction: float = 0.0,
-                 glass_close: float = 0.0, occlusion: float = 0.0):
+                 glass_close: float = 0.0, occlusion: float = 0.0, plants: float = 0.0):
         for name, share in (("hard_fraction", hard_fraction), ("filled_masks", filled_masks),
                             ("binary_masks", binary_masks), ("refraction", refraction), ("glass_close", glass_close),
-                            ("occlusion", occlusion)):
+                            ("occlusion", occlusion), ("plants", plants)):
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}.")
         self.size = size
@@ -176,6 +176,7 @@ class PairDataset(Dataset):
         self.refraction = refraction
         self.glass_close = glass_close
         self.occlusion = occlusion
+        self.plants = plants
         self.data_dir = str(data_dir) if data_dir is not None and Path(data_dir).exists() else None
         self.coarse = coarse
 
@@ -185,7 +186,7 @@ class PairDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         seed = TRAIN_SEED_BASE + int(index)
         pair, source = render_pair(seed, self.size, self.data_dir, self.hard_fraction, self.refraction,
-                                   self.glass_close, self.occlusion)
+                                   self.glass_close, self.occlusion, self.plants)
         alpha = np.asarray(pair.alpha, np.float32)
         item = {
             "photo": _chw(np.asarray(pair.photo, np.float32)),

@@ -106,7 +106,7 @@ def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
                 "full_scale": 1, "filled_masks": 0.0 if saved else DEFAULT_FILLED_MASKS,
                 "coarse_net": 0.0 if saved else DEFAULT_COARSE_NET,
                 "binary_masks": 0.0,  # off: session 5 measured no gain (see the model card)
-                "refraction": 0.0, "glass_close": 0.0, "occlusion": 0.0}
+                "refraction": 0.0, "glass_close": 0.0, "occlusion": 0.0, "plants": 0.0}
     config = {**defaults, **(saved or {})}
     config.update({k: v for k, v in given.items() if v is not None})
     for key in ("mid", "width", "stem_stride", "hidden", "architecture"):
