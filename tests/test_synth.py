@@ -345,6 +345,13 @@ def test_plants_are_thin_stems_and_leaves_with_backdrop_between_them_and_leave_o
         gaps = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, disk) - solid  # backdrop a 10 px closing fills
         assert gaps.sum() > 0.2 * solid.sum()
         assert 0.02 < solid.mean() < 0.5
+    vased = [render_plant(np.random.default_rng(seed), 120.0, (0.9, 0.3, 0.4), np.array([0.3, -0.5, 0.8]))
+             for seed in range(12)]
+    vased = [layer for layer in vased if "transparent" in layer.tags]
+    assert 2 <= len(vased) <= 10                                      # some bunches stand in a clear vase
+    for layer in vased:
+        bottom = layer.alpha[-layer.alpha.shape[0] // 5:]
+        assert ((bottom > 0.1) & (bottom < 0.8)).mean() > 0.05       # see-through glass at the foot
     for seed in range(3):
         plain = make_pair(seed, SIZE, kind="product")
         assert np.array_equal(plain.photo, make_pair(seed, SIZE, kind="product", plants=0.0).photo)

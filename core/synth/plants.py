@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .canvas import Canvas, Layer, catmull_rom, draw_curves, fill_ellipse, fill_polygon
+from .canvas import Canvas, Layer, catmull_rom, draw_curves, fill_ellipse, fill_polygon, layer_from_premult
 from .labels import jitter_colour
+from .turned import render_glass
 
 SS = 2
 GREENS = ((0.18, 0.35, 0.12), (0.3, 0.45, 0.15), (0.12, 0.28, 0.16), (0.4, 0.5, 0.25), (0.22, 0.3, 0.1))
@@ -32,9 +33,29 @@ def _leaf(tip_from: np.ndarray, direction: np.ndarray, length: float, width: flo
     return np.vstack([spine + np.outer(half, normal), (spine - np.outer(half, normal))[::-1]])
 
 
+def in_vase(plant: Layer, rng: np.random.Generator, light) -> Layer:
+    """``plant`` standing in a clear glass vase (``turned.render_glass``) over its stems' lower part:
+    the stems show through the glass, which keeps its own opacity. Tagged "transparent" too."""
+    ph, pw = plant.alpha.shape
+    vase = render_glass(rng, ph * rng.uniform(0.3, 0.45), (0.85, 0.9, 0.88), light)
+    vh, vw = vase.alpha.shape
+    h, w = ph + vh // 2, max(pw, vw)
+    premult = np.zeros((h, w, 3), np.float32)
+    alpha = np.zeros((h, w), np.float32)
+    x0 = (w - pw) // 2
+    alpha[:ph, x0:x0 + pw] = plant.alpha
+    premult[:ph, x0:x0 + pw] = plant.colour * plant.alpha[..., None]
+    y0, x0 = h - vh, (w - vw) // 2                      # the stems' meeting point sinks into the vase
+    a = vase.alpha[..., None]
+    premult[y0:, x0:x0 + vw] = vase.colour * a + premult[y0:, x0:x0 + vw] * (1.0 - a)
+    alpha[y0:, x0:x0 + vw] = vase.alpha + alpha[y0:, x0:x0 + vw] * (1.0 - vase.alpha)
+    return layer_from_premult(premult, alpha, plant.tags | vase.tags)
+
+
 def render_plant(rng: np.random.Generator, height: float, colour, light) -> Layer:
     """A bunch of 3-9 stems fanning up from one point, with leaves (some fern-like) and flower heads
-    of ``colour`` or a petal colour; the stems' gaps show the backdrop. Tagged "thin"."""
+    of ``colour`` or a petal colour; the stems' gaps show the backdrop. Tagged "thin". In 40 % of
+    them the bunch stands in a clear glass vase (:func:`in_vase`; then also "transparent")."""
     hh = height * SS
     width = hh * rng.uniform(0.6, 1.1)
     pad = 6 * SS
@@ -94,4 +115,5 @@ def render_plant(rng: np.random.Generator, height: float, colour, light) -> Laye
             cv.over_mask(jitter_colour(rng, petal, 0.02, 0.1, 0.12), m)
             centre = jitter_colour(rng, (0.85, 0.65, 0.1) if rng.random() < 0.6 else (0.25, 0.15, 0.05))
             cv.over_mask(centre, fill_ellipse(cv.mask(), tip, (r * 0.22, r * 0.22)))
-    return cv.to_layer(frozenset({"thin", "product:plant"}))
+    plant = cv.to_layer(frozenset({"thin", "product:plant"}))
+    return in_vase(plant, rng, light) if rng.random() < 0.4 else plant
