@@ -78,7 +78,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="87991de3bce5dba127c3b5cc182a0035bef67504972552d6db409710e990412a",
+        sha256="5b769dee157849ca7f61c740ca235b5c5adb5cddc105eb8ca792be455114afd8",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
