@@ -334,7 +334,8 @@ def test_occluded_pairs_shade_only_the_backdrop_and_leave_other_seeds_alone():
 
 
 def test_plants_are_thin_stems_and_leaves_with_backdrop_between_them_and_leave_other_seeds_alone():
-    from core.synth.plants import render_plant
+    def render_plant(rng, height, colour, light):
+        return render_product("plant", rng, height, np.asarray(colour, np.float32), light)
 
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
     for seed in range(4):

@@ -17,7 +17,6 @@ from .labels import jitter_colour, product_colour
 from .lathe import random_light
 from .products import camera_blur, pick_product_kind, product_aspect, render_product
 from .real import list_backdrop_photos, pick_real_object, real_masks
-from .plants import render_plant
 from .shadows import ambient_occlusion, make_shadow
 
 KNOWN_TAGS = frozenset({"shadow", "close_colour", "transparent", "thin", "fuzzy", "real_mask", "blur"})
@@ -139,11 +138,10 @@ def compose_scene(rng: np.random.Generator, h: int, w: int, data: Path | None, u
     for i in range(n):
         pkind = "plant" if plant and i == 0 else pick_product_kind(rng, required[i] if i < len(required) else None)
         f = rng.uniform(0.15, 0.6) if n == 1 and not layers else rng.uniform(0.08, 0.3)
-        aspect = 0.85 if pkind == "plant" else product_aspect(pkind)
+        aspect = product_aspect(pkind)
         height = min(np.sqrt(f * h * w / aspect), 0.9 * h, 0.85 * w / aspect)
         near = np.clip(backdrop.colour / 0.85, 0, 1) if close else None
-        render = render_plant if pkind == "plant" else lambda *a: render_product(pkind, *a)
-        layer = render(rng, height, product_colour(rng, near), light)
+        layer = render_product(pkind, rng, height, product_colour(rng, near), light)
         lh, lw = layer.alpha.shape                       # wider than its kind usually is: shrink
         s = min(1.0, np.sqrt(1.2 * f * h * w / (lh * lw)), 0.95 * w / lw, 0.95 * h / lh)
         layers.append(_scale(layer, s) if s < 0.97 else layer)

@@ -115,5 +115,5 @@ def render_plant(rng: np.random.Generator, height: float, colour, light) -> Laye
             cv.over_mask(jitter_colour(rng, petal, 0.02, 0.1, 0.12), m)
             centre = jitter_colour(rng, (0.85, 0.65, 0.1) if rng.random() < 0.6 else (0.25, 0.15, 0.05))
             cv.over_mask(centre, fill_ellipse(cv.mask(), tip, (r * 0.22, r * 0.22)))
-    plant = cv.to_layer(frozenset({"thin", "product:plant"}))
+    plant = cv.to_layer(frozenset({"thin"}))
     return in_vase(plant, rng, light) if rng.random() < 0.4 else plant

@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import packs, soft, turned
+from . import packs, plants, soft, turned
 from .canvas import Layer, blur_layer, disk_kernel, motion_kernel
 
 Renderer = Callable[[np.random.Generator, float, np.ndarray, np.ndarray], Layer]
@@ -30,6 +30,7 @@ _PRODUCTS: dict[str, tuple[Renderer, float, float]] = {
     "plush": (soft.render_plush, 0.9, 0.8),
     "headphones": (soft.render_headphones, 1.0, 0.6),
     "cable": (soft.render_cable, 1.1, 0.6),
+    "plant": (plants.render_plant, 0.85, 0.0),  # weight 0: only when asked (make_pair's plants share)
 }
 # kinds that always produce a tag (used to force stratified subsets)
 TAG_KINDS = {"transparent": ("glass",), "thin": ("headphones", "cable"), "fuzzy": ("plush",)}
@@ -47,7 +48,7 @@ def product_aspect(kind: str) -> float:
 
 def pick_product_kind(rng: np.random.Generator, tag: str | None = None) -> str:
     """A random product kind; with ``tag`` ("transparent", "thin", "fuzzy") one that has it."""
-    names = list(TAG_KINDS[tag]) if tag is not None else list(_PRODUCTS)
+    names = list(TAG_KINDS[tag]) if tag is not None else [n for n in _PRODUCTS if _PRODUCTS[n][2] > 0]
     weights = np.array([_PRODUCTS[n][2] for n in names])
     return str(names[rng.choice(len(names), p=weights / weights.sum())])
 

@@ -12,6 +12,30 @@ import sys
 from pathlib import Path
 
 
+#: options that are shares in [0, 1] (None = as saved when resuming, else the default), in help order;
+#: each lands in the run config under its name with "_" (see ``core.train.data.DATA_SHARES``)
+SHARE_OPTIONS = {
+    "--filled-masks": "matting: share of coarse-mask inputs whose gaps and holes are filled, as the coarse "
+                      "network fills them between stems or inside handles (default 0.3 for new runs)",
+    "--binary-masks": "matting: share of degraded coarse-mask inputs made from the thresholded alpha, so that "
+                      "the mask does not say how transparent glass is (default 0: off, no gain measured yet)",
+    "--refraction": "share of the glass in training scenes that refracts the backdrop behind it, "
+                    "mirrored or magnified as a filled glass does (default 0: glass is a flat tint)",
+    "--glass-close": "share of the glass samples forced by --hard-fraction that are also forced into close "
+                     "colours (clear glass on a backdrop of its own colour; default 0)",
+    "--occlusion": "share of training scenes whose backdrop is shaded around and between the object's "
+                   "parts, as a bouquet shades the backdrop seen between its stems (default 0)",
+    "--plants": "share of procedural training scenes whose product is cut flowers or foliage: thin "
+                "stems, leaves and petals with the backdrop between them (default 0)",
+    "--coarse-net": "matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
+                    "rather than a degraded true alpha (default 0.5 for new runs)",
+}
+
+
+def _key(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the training options to ``parser`` (also mounted as ``matting-studio train``)."""
     from core.models.registry import MATTING_ARCHITECTURES
@@ -37,27 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-scale", type=int, default=None, metavar="F",
                         help="matting: render pairs F times --size; the base still sees them at --size or less, "
                              "so the refiner trains on F-3F times upsampling (default 1)")
-    parser.add_argument("--filled-masks", type=float, default=None, metavar="SHARE",
-                        help="matting: share of coarse-mask inputs whose gaps and holes are filled, as the coarse "
-                             "network fills them between stems or inside handles (default 0.3 for new runs)")
-    parser.add_argument("--binary-masks", type=float, default=None, metavar="SHARE",
-                        help="matting: share of degraded coarse-mask inputs made from the thresholded alpha, so that "
-                             "the mask does not say how transparent glass is (default 0: off, no gain measured yet)")
-    parser.add_argument("--refraction", type=float, default=None, metavar="SHARE",
-                        help="share of the glass in training scenes that refracts the backdrop behind it, "
-                             "mirrored or magnified as a filled glass does (default 0: glass is a flat tint)")
-    parser.add_argument("--glass-close", type=float, default=None, metavar="SHARE",
-                        help="share of the glass samples forced by --hard-fraction that are also forced into close "
-                             "colours (clear glass on a backdrop of its own colour; default 0)")
-    parser.add_argument("--occlusion", type=float, default=None, metavar="SHARE",
-                        help="share of training scenes whose backdrop is shaded around and between the object's "
-                             "parts, as a bouquet shades the backdrop seen between its stems (default 0)")
-    parser.add_argument("--plants", type=float, default=None, metavar="SHARE",
-                        help="share of procedural training scenes whose product is cut flowers or foliage: thin "
-                             "stems, leaves and petals with the backdrop between them (default 0)")
-    parser.add_argument("--coarse-net", type=float, default=None, metavar="SHARE",
-                        help="matting: share of samples whose coarse-mask input is the shipped coarse network's mask "
-                             "rather than a degraded true alpha (default 0.5 for new runs)")
+    for flag, text in SHARE_OPTIONS.items():
+        parser.add_argument(flag, type=float, default=None, metavar="SHARE", help=text)
     parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
                         help="keep a moving average of the weights (e.g. 0.998 per step); export writes it")
     parser.add_argument("--raw", action="store_true", help="export: the last weights, not the moving average")
@@ -111,10 +116,9 @@ def run(args: argparse.Namespace) -> int:
     if args.full_scale is not None and not 1 <= args.full_scale <= 8:
         print(f"--full-scale is a whole factor from 1 to 8, got {args.full_scale}.", file=sys.stderr)
         return 2
-    for flag, share in (("--filled-masks", args.filled_masks), ("--binary-masks", args.binary_masks),
-                        ("--coarse-net", args.coarse_net), ("--refraction", args.refraction),
-                        ("--glass-close", args.glass_close), ("--occlusion", args.occlusion),
-                        ("--plants", args.plants)):
+    shares = {_key(flag): getattr(args, _key(flag)) for flag in SHARE_OPTIONS}
+    for flag in SHARE_OPTIONS:
+        share = shares[_key(flag)]
         if share is not None and not 0.0 <= share <= 1.0:
             print(f"{flag} is a share between 0 and 1, got {share}.", file=sys.stderr)
             return 2
@@ -156,13 +160,7 @@ def run(args: argparse.Namespace) -> int:
         "hard_fraction": args.hard_fraction,
         "ema": args.ema,
         "full_scale": args.full_scale,
-        "filled_masks": args.filled_masks,
-        "binary_masks": args.binary_masks,
-        "refraction": args.refraction,
-        "glass_close": args.glass_close,
-        "occlusion": args.occlusion,
-        "plants": args.plants,
-        "coarse_net": args.coarse_net,
+        **shares,
         "architecture": args.architecture,
         "channels_last": False if args.no_channels_last else None,
         "data": args.data,

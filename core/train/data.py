@@ -27,6 +27,11 @@ TRAIN_SEED_BASE = 1_000_000
 EVAL_SEEDS = range(0, 10_000)
 # the hard subsets of the dev set; --hard-fraction of the samples is forced into one of them
 HARD_TAGS = ("shadow", "close_colour", "transparent", "thin", "fuzzy")
+#: ``core.synth.make_pair``'s shares for training scenes: refracting glass, backdrops shaded between
+#: an object's parts, plants. Each is passed on only when positive (the pairs stay as they were).
+SCENE_SHARES = ("refraction", "occlusion", "plants")
+#: every share a PairDataset takes (each in [0, 1]; the run config's keys of the same names)
+DATA_SHARES = ("hard_fraction", "glass_close", "filled_masks", "binary_masks") + SCENE_SHARES
 
 _make_pair: Callable | None = None
 _last_try = -1e9
@@ -64,22 +69,23 @@ def hard_tags(seed: int, hard_fraction: float, glass_close: float = 0.0) -> froz
     return frozenset({tag})
 
 
-def render_pair(seed: int, size: int, data_dir: str | None, hard_fraction: float = 0.0, refraction: float = 0.0,
-                glass_close: float = 0.0, occlusion: float = 0.0, plants: float = 0.0):
+def render_pair(seed: int, size: int, data_dir: str | None, hard_fraction: float = 0.0, glass_close: float = 0.0,
+                **scene: float):
     """A pair (photo, aligned_plate, alpha, foreground: float32 [0, 1]) of size x size; never an eval seed.
 
-    refraction, occlusion, plants: ``make_pair``'s shares of refracting glass, of backdrops shaded
-    between the object's parts and of plants (cut flowers, foliage); glass_close: see :func:`hard_tags`.
+    glass_close: see :func:`hard_tags`; scene: ``make_pair``'s SCENE_SHARES (refraction, occlusion, plants).
     """
+    unknown = set(scene) - set(SCENE_SHARES)
+    if unknown:
+        raise TypeError(f"render_pair() got unknown scene shares {sorted(unknown)}; known: {', '.join(SCENE_SHARES)}")
     if seed in EVAL_SEEDS:
         raise ValueError(f"seed {seed} is reserved for evaluation; training seeds start at {TRAIN_SEED_BASE}.")
     make_pair = _find_make_pair()
     if make_pair is not None:
         try:
             tags = hard_tags(seed, hard_fraction, glass_close)
-            extra = {k: v for k, v in (("refraction", refraction), ("occlusion", occlusion), ("plants", plants)) if v}
             return make_pair(seed, size=(size, size), data_dir=data_dir, kind="mixed", tags=tags or None,
-                             **extra), "synth"
+                             **{k: v for k, v in scene.items() if v}), "synth"
         except Exception as exc:  # noqa: BLE001 - log and fall back rather than kill an hours-long run
             print(f"core.synth.make_pair failed for seed {seed}: {exc!r}; using the stand-in", file=sys.stderr)
     from core.train.standin import render_standin_pair
@@ -155,28 +161,21 @@ class PairDataset(Dataset):
     Items are dicts of float32 tensors: photo (3,S,S), plate (3,S,S) (the aligned
     plate), alpha (1,S,S), foreground (3,S,S), all [0, 1]; with ``coarse=True``
     also coarse (1,S,S), a degraded true alpha (see :func:`degrade_mask`; ``filled_masks``
-    and ``binary_masks`` are its ``filled`` and ``binary`` shares). ``refraction``: the share
-    of glass that refracts the backdrop and ``occlusion`` the share of backdrops shaded between the
-    object's parts, ``plants`` the share of plants (``core.synth.make_pair``); ``glass_close``: the share
-    of forced glass samples also forced into close colours (:func:`hard_tags`).
+    and ``binary_masks`` are its ``filled`` and ``binary`` shares). ``shares``: any of
+    DATA_SHARES, 0 when not given, each an attribute of the dataset: ``hard_fraction`` and
+    ``glass_close`` for :func:`hard_tags`, SCENE_SHARES for ``core.synth.make_pair``.
     """
 
-    def __init__(self, size: int, data_dir: str | Path | None, coarse: bool = False, hard_fraction: float = 0.0,
-                 filled_masks: float = 0.0, binary_masks: float = 0.0, refraction: float = 0.0,
-                 glass_close: float = 0.0, occlusion: float = 0.0, plants: float = 0.0):
-        for name, share in (("hard_fraction", hard_fraction), ("filled_masks", filled_masks),
-                            ("binary_masks", binary_masks), ("refraction", refraction), ("glass_close", glass_close),
-                            ("occlusion", occlusion), ("plants", plants)):
+    def __init__(self, size: int, data_dir: str | Path | None, coarse: bool = False, **shares: float):
+        unknown = set(shares) - set(DATA_SHARES)
+        if unknown:
+            raise TypeError(f"PairDataset() got unknown shares {sorted(unknown)}; known: {', '.join(DATA_SHARES)}")
+        for name in DATA_SHARES:
+            share = float(shares.get(name, 0.0))
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {share}.")
+            setattr(self, name, share)
         self.size = size
-        self.hard_fraction = hard_fraction
-        self.filled_masks = filled_masks
-        self.binary_masks = binary_masks
-        self.refraction = refraction
-        self.glass_close = glass_close
-        self.occlusion = occlusion
-        self.plants = plants
         self.data_dir = str(data_dir) if data_dir is not None and Path(data_dir).exists() else None
         self.coarse = coarse
 
@@ -185,8 +184,8 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         seed = TRAIN_SEED_BASE + int(index)
-        pair, source = render_pair(seed, self.size, self.data_dir, self.hard_fraction, self.refraction,
-                                   self.glass_close, self.occlusion, self.plants)
+        pair, source = render_pair(seed, self.size, self.data_dir, self.hard_fraction, self.glass_close,
+                                   **{name: getattr(self, name) for name in SCENE_SHARES})
         alpha = np.asarray(pair.alpha, np.float32)
         item = {
             "photo": _chw(np.asarray(pair.photo, np.float32)),
@@ -228,3 +227,8 @@ def iterate_batches(dataset: PairDataset, start: int, batch: int, workers: int, 
         for item in loader:
             index += batch
             yield index, item
+
+
+def dataset_shares(config: dict) -> dict:
+    """The DATA_SHARES of a run's config (0 where a run saved before an option has none)."""
+    return {name: config.get(name) or 0.0 for name in DATA_SHARES}

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from core.models.matting import clamp_st
 from core.models.patches import crop_patches, sample_base, select_tiles, tile_scores
-from core.train.data import PairDataset
+from core.train.data import PairDataset, dataset_shares
 from core.train.losses import matting_loss
 from core.train.tasks import Task
 
@@ -118,13 +118,7 @@ MATTING = Task(
     name="matting",
     build_model=_build_matting,
     build_dataset=lambda config, data: PairDataset(config["size"] * config.get("full_scale", 1), data, coarse=True,
-                                                   hard_fraction=config.get("hard_fraction", 0.0),
-                                                   filled_masks=config.get("filled_masks", 0.0),
-                                                   binary_masks=config.get("binary_masks", 0.0),
-                                                   refraction=config.get("refraction", 0.0),
-                                                   glass_close=config.get("glass_close", 0.0),
-                                                   occlusion=config.get("occlusion", 0.0),
-                                                   plants=config.get("plants", 0.0)),
+                                                   **dataset_shares(config)),
     compute_loss=matting_step_loss,
     default_size=384,
     default_batch=4,

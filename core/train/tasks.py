@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from core.train.data import PairDataset
+from core.train.data import PairDataset, dataset_shares
 from core.train.losses import coarse_loss
 
 
@@ -44,11 +44,7 @@ def _coarse_loss(model: nn.Module, batch: dict, config: dict) -> tuple[torch.Ten
 COARSE = Task(
     name="coarse",
     build_model=_build_coarse,
-    build_dataset=lambda config, data: PairDataset(config["size"], data, coarse=False, hard_fraction=config.get("hard_fraction", 0.0),
-                                                   glass_close=config.get("glass_close", 0.0),
-                                                   refraction=config.get("refraction", 0.0),
-                                                   occlusion=config.get("occlusion", 0.0),
-                                                   plants=config.get("plants", 0.0)),
+    build_dataset=lambda config, data: PairDataset(config["size"], data, coarse=False, **dataset_shares(config)),
     compute_loss=_coarse_loss,
     default_size=288,
     default_batch=8,
