@@ -127,6 +127,29 @@ def test_predict_coarse_mask_returns_photo_resolution(tmp_models):
     assert 0 <= mask.min() and mask.max() <= 1
 
 
+def test_coarse_mirror_consensus_is_the_minimum_of_both_views_and_mirror_symmetric():
+    torch.manual_seed(1)
+    model = CoarseU2Net(mid=4, out=8, stem_stride=4).eval()
+    photo, plate = torch.rand(2, 3, 40, 50), torch.rand(2, 3, 40, 50)  # not a multiple of 32: padded, cropped
+    with torch.no_grad():
+        direct = inference.coarse_probability(model, photo, plate, mirror=False)
+        mirrored = inference.coarse_probability(model, photo.flip(-1), plate.flip(-1), mirror=False).flip(-1)
+        both = inference.coarse_probability(model, photo, plate, mirror=True)
+        both_of_mirror = inference.coarse_probability(model, photo.flip(-1), plate.flip(-1), mirror=True)
+    assert both.shape == (2, 1, 40, 50)
+    assert not torch.allclose(direct, mirrored, atol=1e-3)  # a random network is not symmetric: the test can fail
+    assert torch.allclose(both, torch.minimum(direct, mirrored), atol=1e-5)
+    assert torch.allclose(both_of_mirror, both.flip(-1), atol=1e-5)  # the pair's mirror gets the mirrored mask
+
+
+def test_predict_coarse_mask_uses_mirror_consensus_by_default(tmp_models, monkeypatch):
+    photo, plate, _ = render_scene(50, 70)
+    default = inference.predict_coarse_mask(photo, plate, device="cpu")
+    monkeypatch.setattr(inference, "MIRROR_CONSENSUS", False)
+    single = inference.predict_coarse_mask(photo, plate, device="cpu")
+    assert np.all(default <= single + 1e-5) and np.abs(default - single).max() > 1e-4
+
+
 def test_refine_matte_shapes_and_only_selected_tiles_change(tmp_models, monkeypatch):
     monkeypatch.setattr(inference, "MAX_REFINED_PIXELS", 10 * 16 * 16)
     photo, plate, alpha_true = render_scene(96, 128)
