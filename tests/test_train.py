@@ -104,6 +104,32 @@ def test_ema_run_resumes_its_average_and_exports_it(tmp_path, capsys):
     assert train_main(["matting", "--out", str(run), "--ema", "1.5"]) == 2
 
 
+@pytest.mark.slow
+def test_export_averages_a_fine_tuned_run_with_the_weights_it_started_from(tmp_path, capsys):
+    run, start, models = tmp_path / "run", tmp_path / "start", tmp_path / "models"
+    torch.manual_seed(0)
+    start.mkdir()
+    start_file = start / registry.get_spec("matting").filename
+    torch.save(MattingNetwork().state_dict(), start_file)
+    assert train_main(["matting", "--out", str(run), "--steps", "2", "--batch", "1", "--size", "48", "--workers", "0",
+                       "--lr", "1e-2", "--init-weights", str(start_file)]) == 0
+    assert train_main(["export", "matting", "--out", str(run), "--models-dir", str(models), "--raw",
+                       "--average-with", str(start_file)]) == 0
+    assert "averaged with" in capsys.readouterr().out
+    exported = torch.load(models / start_file.name, weights_only=True)
+    trained = torch.load(run / "last.pt", map_location="cpu", weights_only=False)["model"]
+    initial = torch.load(start_file, weights_only=True)
+    name = "base.head.weight"
+    assert not torch.equal(trained[name], initial[name])  # the run moved, so the mean differs from both
+    assert torch.allclose(exported[name], (trained[name] + initial[name]) / 2)
+    assert exported["refiner.out.bias"].dtype == torch.float32
+
+    other = tmp_path / "coarse.pt"
+    torch.save(registry.ARCHITECTURES[registry.get_spec("coarse").architecture]().state_dict(), other)
+    with pytest.raises(SystemExit, match="not the same network"):
+        train_main(["export", "matting", "--out", str(run), "--models-dir", str(models), "--average-with", str(other)])
+
+
 def _real_pair_folder(folder, seeds=(3, 4), size=(80, 96)):
     """A studio's folder of real pairs, NAME.png beside NAME_plate.png (the plate not aligned), from make_pair."""
     folder.mkdir()

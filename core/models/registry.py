@@ -78,7 +78,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="5b769dee157849ca7f61c740ca235b5c5adb5cddc105eb8ca792be455114afd8",
+        sha256="91761d55a1c4695a9574d6f21a260603ad7ab6fbf1c93525e02cfd5a15fe15dc",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
@@ -88,7 +88,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "matting": ModelSpec(
         name="matting",
         filename="matting_bgm.pt",
-        sha256="432015c991d7ef98a586895a5f01f9dba3bb90c78f77a3919e1c4974f564d4e9",
+        sha256="8a6109b8f9f2e549dfd6d8f0eda6676cdc8f72dfcaad1434101e69adc5a4701a",
         architecture="bgm-small-h8-p16",
         input_size=384,
         normalisation="photo, aligned plate RGB and coarse mask in [0, 1]; normalised inside the network",

@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
                         help="keep a moving average of the weights (e.g. 0.998 per step); export writes it")
     parser.add_argument("--raw", action="store_true", help="export: the last weights, not the moving average")
+    parser.add_argument("--average-with", default=None, metavar="WEIGHTS",
+                        help="export: write the mean of the run's weights and this weights file's "
+                             "(WiSE-FT, e.g. the file the run was fine-tuned from)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU (AMX/AVX512-BF16 machines; "
                         "matting: the base network only)")
     parser.add_argument("--architecture", default=None, choices=sorted(MATTING_ARCHITECTURES),
@@ -100,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             print("export needs a network: coarse or matting", file=sys.stderr)
             return 2
         export_weights(args.export_network, Path(args.out), args.models_dir, half=args.half, register=args.register,
-                       raw=args.raw)
+                       raw=args.raw, average_with=args.average_with)
         return 0
     stage_options = {"--real": args.real, "--teacher": args.teacher, "--adv-weight": args.adv_weight,
                      "--teacher-weight": args.teacher_weight, "--real-batch": args.real_batch}
