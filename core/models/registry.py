@@ -78,7 +78,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="91761d55a1c4695a9574d6f21a260603ad7ab6fbf1c93525e02cfd5a15fe15dc",
+        sha256="505eefeafefdb8538e2596965a3510bc1d4408477f71d03f0b521b5e290b3af0",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
