@@ -11,6 +11,7 @@ import pytest
 
 from core.synth import (KNOWN_TAGS, SyntheticPair, backdrop_kinds, iter_real_masks, make_large_pair, make_pair,
                         product_kinds)
+from core.synth import plants
 from core.synth.backdrops import render_backdrop
 from core.synth.lathe import random_light
 from core.synth.products import render_product
@@ -333,26 +334,43 @@ def test_occluded_pairs_shade_only_the_backdrop_and_leave_other_seeds_alone():
         make_pair(0, SIZE, occlusion=-0.1)
 
 
-def test_plants_are_thin_stems_and_leaves_with_backdrop_between_them_and_leave_other_seeds_alone():
+def _enclosed_holes(solid: np.ndarray) -> int:
+    """How many separate patches of backdrop the solid (uint8 0/1) mask encloses."""
+    count, _ = cv2.connectedComponents(np.pad(1 - solid, 1, constant_values=1), connectivity=4)
+    return count - 2                                                  # minus the solid label and the outside
+
+
+def test_plants_are_thin_stems_and_leaves_with_backdrop_between_them_and_leave_other_seeds_alone(monkeypatch):
     def render_plant(rng, height, colour, light):
         return render_product("plant", rng, height, np.asarray(colour, np.float32), light)
 
+    light = np.array([0.3, -0.5, 0.8])
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
-    for seed in range(4):
-        layer = render_plant(np.random.default_rng(seed), 120.0, (0.9, 0.3, 0.4), np.array([0.3, -0.5, 0.8]))
-        assert {"thin", "product:plant"} <= layer.tags
-        assert layer.alpha.shape[0] >= 120 and layer.colour.shape == layer.alpha.shape + (3,)
-        solid = (layer.alpha > 0.5).astype(np.uint8)
-        gaps = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, disk) - solid  # backdrop a 10 px closing fills
-        assert gaps.sum() > 0.2 * solid.sum()
-        assert 0.02 < solid.mean() < 0.5
-    vased = [render_plant(np.random.default_rng(seed), 120.0, (0.9, 0.3, 0.4), np.array([0.3, -0.5, 0.8]))
-             for seed in range(12)]
+    holes = {}
+    for dense in (0.0, 1.0):
+        monkeypatch.setattr(plants, "DENSE_SHARE", dense)
+        for seed in range(4):
+            layer = render_plant(np.random.default_rng(seed), 240.0, (0.9, 0.3, 0.4), light)
+            assert {"thin", "product:plant"} <= layer.tags
+            assert layer.alpha.shape[0] >= 240 and layer.colour.shape == layer.alpha.shape + (3,)
+            solid = (layer.alpha > 0.5).astype(np.uint8)
+            gaps = cv2.morphologyEx(solid, cv2.MORPH_CLOSE, disk) - solid  # backdrop a 10 px closing fills
+            holes[dense, seed] = _enclosed_holes(solid)
+            if dense:                             # a bouquet: fuller, the backdrop only in narrow enclosed gaps
+                assert gaps.sum() > 0.1 * solid.sum() and holes[dense, seed] >= 50
+                assert 0.2 < solid.mean() < 0.8
+            else:
+                assert gaps.sum() > 0.2 * solid.sum()
+                assert 0.02 < solid.mean() < 0.5
+    assert sum(holes[1.0, seed] for seed in range(4)) > sum(holes[0.0, seed] for seed in range(4))
+    monkeypatch.setattr(plants, "DENSE_SHARE", 0.5)
+    vased = [render_plant(np.random.default_rng(seed), 120.0, (0.9, 0.3, 0.4), light) for seed in range(12)]
     vased = [layer for layer in vased if "transparent" in layer.tags]
     assert 2 <= len(vased) <= 10                                      # some bunches stand in a clear vase
     for layer in vased:
         bottom = layer.alpha[-layer.alpha.shape[0] // 5:]
-        assert ((bottom > 0.1) & (bottom < 0.8)).mean() > 0.05       # see-through glass at the foot
+        covered = bottom > 0.1
+        assert ((bottom < 0.8) & covered).sum() > 0.5 * covered.sum()  # what covers the foot is see-through glass
     for seed in range(3):
         plain = make_pair(seed, SIZE, kind="product")
         assert np.array_equal(plain.photo, make_pair(seed, SIZE, kind="product", plants=0.0).photo)

@@ -18,6 +18,8 @@ SS = 2
 GREENS = ((0.18, 0.35, 0.12), (0.3, 0.45, 0.15), (0.12, 0.28, 0.16), (0.4, 0.5, 0.25), (0.22, 0.3, 0.1))
 PETALS = ((0.97, 0.96, 0.92), (0.98, 0.85, 0.2), (0.9, 0.3, 0.45), (0.75, 0.1, 0.15), (0.6, 0.35, 0.75),
           (0.98, 0.6, 0.2), (0.95, 0.75, 0.8))
+#: Share of the bunches drawn as dense bouquets (see :func:`render_plant`).
+DENSE_SHARE = 0.5
 
 
 def _leaf(tip_from: np.ndarray, direction: np.ndarray, length: float, width: float, serrated: bool,
@@ -55,9 +57,16 @@ def in_vase(plant: Layer, rng: np.random.Generator, light) -> Layer:
 def render_plant(rng: np.random.Generator, height: float, colour, light) -> Layer:
     """A bunch of 3-9 stems fanning up from one point, with leaves (some fern-like) and flower heads
     of ``colour`` or a petal colour; the stems' gaps show the backdrop. Tagged "thin". In 40 % of
-    them the bunch stands in a clear glass vase (:func:`in_vase`; then also "transparent")."""
+    them the bunch stands in a clear glass vase (:func:`in_vase`; then also "transparent").
+
+    Half of the bunches are dense bouquets (:data:`DENSE_SHARE`): 10-21 stems with 6-15 leaves
+    each and large spidery heads of 40-119 petals, so that the backdrop shows only through
+    narrow, enclosed gaps, as between the leaves and petals of a florist's bouquet. A sparse
+    bunch leaves wide gaps that any mask shows; the dense ones are what the networks filled.
+    """
     hh = height * SS
-    width = hh * rng.uniform(0.6, 1.1)
+    dense = rng.random() < DENSE_SHARE
+    width = hh * (rng.uniform(0.5, 0.9) if dense else rng.uniform(0.6, 1.1))
     pad = 6 * SS
     cv = Canvas(int(hh + 2 * pad), int(width + 2 * pad), SS)
     base = np.array([cv.w / 2.0 + rng.uniform(-0.05, 0.05) * width, cv.h - pad])
@@ -65,18 +74,18 @@ def render_plant(rng: np.random.Generator, height: float, colour, light) -> Laye
     petal = (np.asarray(colour, np.float32) if rng.random() < 0.4
              else np.asarray(PETALS[rng.integers(len(PETALS))], np.float32))
     stems = []
-    for _ in range(int(rng.integers(3, 10))):
-        top = np.array([pad + rng.uniform(0.05, 0.95) * width, pad + rng.uniform(0.0, 0.35) * hh])
+    for _ in range(int(rng.integers(10, 22) if dense else rng.integers(3, 10))):
+        top = np.array([pad + rng.uniform(0.05, 0.95) * width, pad + rng.uniform(0.0, 0.45 if dense else 0.35) * hh])
         mid = base + (top - base) * rng.uniform(0.4, 0.6) + rng.normal(0.0, 0.05 * hh, 2)
         stems.append(catmull_rom(np.vstack([base, mid, top]), 120))
     stem_w = max(int(hh * rng.uniform(0.004, 0.012)), 1)
     for stem in stems:
         shade = jitter_colour(rng, green, 0.02, 0.1, 0.15)
         cv.over_mask(shade, draw_curves(cv.mask(), [stem], stem_w))
-    leaf_len = hh * rng.uniform(0.06, 0.18)
+    leaf_len = hh * (rng.uniform(0.05, 0.12) if dense else rng.uniform(0.06, 0.18))
     fern = rng.random() < 0.4
     for stem in stems:
-        for _ in range(int(rng.integers(3, 11))):
+        for _ in range(int(rng.integers(6, 16) if dense else rng.integers(3, 11))):
             i = int(rng.integers(len(stem) // 5, len(stem) - 2))
             along = stem[i + 1] - stem[i]
             along = along / max(np.linalg.norm(along), 1e-6)
@@ -103,15 +112,17 @@ def render_plant(rng: np.random.Generator, height: float, colour, light) -> Laye
                 vein = stem[i] + np.outer(np.linspace(0, 0.9, 8) * length, direction)
                 cv.over_mask(np.clip(leaf_col * 0.7, 0, 1), draw_curves(cv.mask(), [vein], 1), 0.6)
     for stem in stems:
-        if rng.random() < 0.6:
+        if rng.random() < (0.4 if dense else 0.6):
             tip = stem[-1]
-            r = hh * rng.uniform(0.04, 0.1)
+            r = hh * (rng.uniform(0.06, 0.16) if dense else rng.uniform(0.04, 0.1))
             m = cv.mask()
-            petals = int(rng.integers(6, 40))
+            petals = int(rng.integers(40, 120) if dense else rng.integers(6, 40))
             thin = petals > 16                           # a chrysanthemum's spidery petals, or broad ones
+            petal_w = r * (rng.uniform(0.015, 0.04) if dense else 0.06 if thin else 0.3)
             for a in rng.uniform(0, 2 * np.pi, petals) if thin else np.linspace(0, 2 * np.pi, petals, endpoint=False):
                 d = np.array([np.cos(a), np.sin(a)])
-                fill_polygon(m, _leaf(tip, d, r * rng.uniform(0.6, 1.1), r * (0.06 if thin else 0.3), False, rng))
+                fill_polygon(m, _leaf(tip, d, r * (rng.uniform(0.4, 1.2) if dense else rng.uniform(0.6, 1.1)), petal_w,
+                                      False, rng))
             cv.over_mask(jitter_colour(rng, petal, 0.02, 0.1, 0.12), m)
             centre = jitter_colour(rng, (0.85, 0.65, 0.1) if rng.random() < 0.6 else (0.25, 0.15, 0.05))
             cv.over_mask(centre, fill_ellipse(cv.mask(), tip, (r * 0.22, r * 0.22)))
