@@ -78,7 +78,7 @@ REGISTRY: dict[str, ModelSpec] = {
     "coarse": ModelSpec(
         name="coarse",
         filename="coarse_u2netp.pt",
-        sha256="e1c4a88bca41c4267133d9ae4cf9d32c46a36c099823b6503aa598f250b9ba8d",
+        sha256="3e3073203f499582532a0def3a2d055a6fb57c25e460d8b6397c17a43bc7beba",
         architecture="u2netp-stem4",
         input_size=320,
         normalisation="photo RGB + aligned plate RGB in [0, 1]; (x - 0.5) / 0.25 and |photo - plate| inside the network",
