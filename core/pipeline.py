@@ -22,6 +22,7 @@ from .foreground import estimate_foreground
 from .jobs import CancelToken, ProgressFn, check, report
 from .quality import QualityScore, pick_candidate, rank_candidates, score_matte
 from .specks import SPECK_SHARE, drop_specks
+from .transmission import relevel_see_through
 from .working import make_small_view, resize_to, scale_to_megapixels
 
 #: auto: the networks when their shipped weights are marked as beating the
@@ -44,6 +45,9 @@ class MatteOptions:
         with less than this share of the largest piece's alpha mass are cleared
         (``core.specks``: where the scene changed between photo and plate);
         0 keeps every piece.
+    see_through: re-level the network's see-through areas (glass, film) from
+        the backdrop texture seen through them (``core.transmission``); only
+        where the backdrop has texture the photo and plate both show.
     """
 
     method: str = "auto"
@@ -52,6 +56,7 @@ class MatteOptions:
     plate_offset: tuple = (0.0, 0.0)
     classical: ClassicalOptions = field(default_factory=ClassicalOptions)
     speck_share: float = SPECK_SHARE
+    see_through: bool = True
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -256,6 +261,10 @@ class Pipeline:
         if method == "network" and shared.get("specks", 0.0) >= NOTED_SPECKS:
             notes.append(f"cleared specks lying apart from the product, {shared['specks']:.1%} of the matte "
                          "(where the scene changed between photo and plate)")
+        if method == "network" and shared.get("see_through"):
+            levels = ", ".join(f"{m.before:.2f} -> {m.after:.2f}" for m in shared["see_through"])
+            notes.append(f"re-levelled see-through areas from the backdrop texture seen through them "
+                         f"(mean alpha {levels})")
         coarse = resize_to(coarse.astype(np.float32), (w, h), cv2.INTER_LINEAR)
         report(progress, "done", 1.0)
         return MatteResult(photo=photo, aligned_plate=plate, valid=valid, alignment=alignment.report,
@@ -284,7 +293,11 @@ class Pipeline:
                 refined = inference.refine_matte(photo, plate, prior, device=self.device,
                                                  progress=lambda s, f: progress("refine", 0.3 + 0.7 * f),
                                                  cancel=cancel)
-            alpha, shared["specks"] = drop_specks(refined.alpha, options.speck_share)
+            alpha = refined.alpha
+            if options.see_through:
+                with timer.stage("see-through"):
+                    alpha, shared["see_through"] = relevel_see_through(photo, plate, alpha, valid)
+            alpha, shared["specks"] = drop_specks(alpha, options.speck_share)
             return prior, alpha, refined.foreground
         progress("matte", 0.3)
         with timer.stage("matte"):

@@ -37,6 +37,9 @@ def add_export_arguments(p: argparse.ArgumentParser,
                    help="keep every piece of the network's matte; by default pieces lying apart from the product "
                         "with under 1%% of the largest piece's alpha are cleared (where the scene changed between "
                         "photo and plate)")
+    p.add_argument("--no-see-through", action="store_true",
+                   help="keep the network's opacity for see-through areas (glass, film); by default it is "
+                        "re-measured from the backdrop texture seen through them where the backdrop has texture")
     p.add_argument("--force", action="store_true", help=force_help)
 
 
@@ -47,7 +50,8 @@ def matte_options(args: argparse.Namespace):
     from core.specks import SPECK_SHARE
 
     return MatteOptions(method=args.method, align=AlignOptions(trust_plate=args.trust_plate),
-                        speck_share=0.0 if args.keep_specks else SPECK_SHARE)
+                        speck_share=0.0 if args.keep_specks else SPECK_SHARE,
+                        see_through=not args.no_see_through)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -241,6 +241,17 @@ def test_keep_specks_cuts_again_keeping_every_piece_and_can_be_undone(window, qt
     qtbot.waitUntil(lambda: window.run_job is None, timeout=5000)
 
 
+def test_keep_glass_cuts_again_with_the_networks_opacity(window, qtbot):
+    assert window.options.see_through and not window.actions_.keep_glass.isChecked()
+    for keep in (True, False):
+        with qtbot.waitSignal(window.resultShown, timeout=RESULT_TIMEOUT_MS,
+                              check_params_cb=lambda out: out.final):
+            window.actions_.keep_glass.trigger()
+        assert window.actions_.keep_glass.isChecked() == keep
+        assert window.options.see_through != keep
+    qtbot.waitUntil(lambda: window.run_job is None, timeout=5000)
+
+
 def test_a_failed_run_names_the_file_and_keeps_the_result(window, qtbot, monkeypatch, tmp_path, sample):
     kept = window.current
     broken = tmp_path / "broken_plate.png"

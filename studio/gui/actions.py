@@ -98,6 +98,10 @@ def build_actions(window: QMainWindow) -> SimpleNamespace:
                          "Keep every piece of the networks' matte; by default pieces lying apart from the product "
                          "with under 1% of its alpha are cleared (where the scene changed between photo and plate)",
                          checkable=True)
+    a.keep_glass = make("Keep the Network's &Glass Opacity", None, None,
+                        "Keep the networks' opacity for see-through areas (glass, film); by default it is "
+                        "re-measured from the backdrop texture seen through them where the backdrop has texture",
+                        checkable=True)
     a.about = make("&About Matting Studio", None)
     return a
 
@@ -130,6 +134,7 @@ def build_menus(window: QMainWindow, a: SimpleNamespace) -> QMenu:
     methods.addActions(list(a.method.values()))
     matte.addAction(a.trust_plate)
     matte.addAction(a.keep_specks)
+    matte.addAction(a.keep_glass)
     align = matte.addMenu("Nudge Plate")
     align.addActions(list(a.nudge.values()) + [a.reset_nudge])
     bar.addMenu("&Help").addAction(a.about)

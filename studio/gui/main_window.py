@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         a.methods.triggered.connect(lambda action: self.set_method(action.data()))
         a.trust_plate.triggered.connect(self.set_trust_plate)
         a.keep_specks.triggered.connect(self.set_keep_specks)
+        a.keep_glass.triggered.connect(self.set_keep_glass)
         a.about.triggered.connect(self._about)
         self.views.empty.openRequested.connect(self.choose_files)
         self.editor.changed.connect(self._refresh_state)
@@ -275,6 +276,12 @@ class MainWindow(QMainWindow):
         from core.specks import SPECK_SHARE
 
         self.options = replace(self.options, speck_share=0.0 if keep else SPECK_SHARE)
+        if self.current is not None and self._confirm_discard_edits():
+            self.rerun()
+
+    def set_keep_glass(self, keep: bool) -> None:
+        """Keep the networks' opacity for see-through areas (or re-measure it again), and cut again."""
+        self.options = replace(self.options, see_through=not keep)
         if self.current is not None and self._confirm_discard_edits():
             self.rerun()
 
