@@ -126,6 +126,10 @@ def test_dialog_checks_choices_before_running(window, qtbot, shots):
     dialog.keep_specks.setChecked(True)  # a set with a tiny separate part: keep every piece, for this batch
     assert dialog.plan()[1].speck_share == 0.0
     dialog.keep_specks.setChecked(False)
+    assert dialog.plan()[1].see_through and not dialog.keep_glass.isChecked()
+    dialog.keep_glass.setChecked(True)  # the networks' own glass opacity, for this batch
+    assert not dialog.plan()[1].see_through
+    dialog.keep_glass.setChecked(False)
     form.format.setCurrentIndex(form.format.findData("png"))
     form.crop.setChecked(False)
     assert not shots.out.exists()

@@ -148,6 +148,9 @@ class BatchDialog(QDialog):
         self.keep_specks = QCheckBox("Keep specks (pieces apart from the product with under 1% of its alpha)")
         self.keep_specks.setToolTip("By default the networks' matte is cleared of them, where the scene changed "
                                     "between photo and plate (as without --keep-specks)")
+        self.keep_glass = QCheckBox("Keep the networks' glass opacity (do not re-measure it from the backdrop)")
+        self.keep_glass.setToolTip("By default see-through areas are re-levelled from the backdrop texture seen "
+                                   "through them, where the backdrop has texture (as without --no-see-through)")
         self.export_form = ExportOptionsForm(state["export"], self)
 
         photos = QFormLayout()
@@ -161,6 +164,7 @@ class BatchDialog(QDialog):
         cutting.addRow("", self.force)
         cutting.addRow("", self.trust_plate)
         cutting.addRow("", self.keep_specks)
+        cutting.addRow("", self.keep_glass)
         output = QFormLayout()
         output.addRow("Folder:", self._path_row(self.output, "fa5s.folder-open", self._browse_output))
         output.addRow(self.export_form)
@@ -267,13 +271,13 @@ class BatchDialog(QDialog):
     # ----- choices
     def choices(self) -> dict:
         """The choices as a plain dict: the keys of ``DEFAULTS``, as remembered in the settings, and
-        "trust_plate" and "keep_specks", which are not remembered."""
+        "trust_plate", "keep_specks" and "keep_glass", which are not remembered."""
         return {"input": self.input.text().strip(), "pairing": self.pairing.currentData(),
                 "plate": self.plate.text().strip(), "csv": self.csv.text().strip(),
                 "pattern": self.pattern.text().strip(), "output": self.output.text().strip(),
                 "method": self.method.currentData(), "force": self.force.isChecked(),
                 "export": self.export_form.export_choices(), "trust_plate": self.trust_plate.isChecked(),
-                "keep_specks": self.keep_specks.isChecked()}
+                "keep_specks": self.keep_specks.isChecked(), "keep_glass": self.keep_glass.isChecked()}
 
     def plan(self) -> tuple:
         """(jobs, MatteOptions, ExportOptions, force, report folder) for the choices; raises MattingError."""
@@ -300,7 +304,8 @@ class BatchDialog(QDialog):
             jobs = plan_batch(c["input"], plate=plate, pattern=c["pattern"] or None, output_dir=c["output"],
                               export=export)
         options = MatteOptions(method=c["method"], align=AlignOptions(trust_plate=c["trust_plate"]),
-                               speck_share=0.0 if c["keep_specks"] else SPECK_SHARE)
+                               speck_share=0.0 if c["keep_specks"] else SPECK_SHARE,
+                               see_through=not c["keep_glass"])
         return jobs, options, export, c["force"], c["output"]
 
     # ----- running
