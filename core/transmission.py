@@ -108,13 +108,17 @@ def relevel_see_through(photo: np.ndarray, plate: np.ndarray, alpha: np.ndarray,
 
     lo, hi = MID_ALPHA
     mid = ((alpha_s > lo) & (alpha_s < hi)).astype(np.uint8)
-    count, labels = cv2.connectedComponents(mid, connectivity=8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mid, connectivity=8)
     interior = (cv2.erode(mid, np.ones((7, 7), np.uint8)) > 0) & ok
     shifts = np.zeros(count, np.float32)
     moved = []
-    for label in range(1, count):
+    min_area = MIN_AREA_SHARE * alpha_s.size
+    # a fuzzy or noisy matte can have thousands of small pieces: only large ones are looked at
+    for label in np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= min_area):
+        if label == 0:
+            continue
         area = (labels == label) & interior
-        if area.sum() < MIN_AREA_SHARE * alpha_s.size:
+        if area.sum() < min_area:
             continue
         slope, corr, energy = _texture_fit(tex_plate[area], tex_photo[area])
         if energy < MIN_TEXTURE_RATIO * energy_b or corr < MIN_AREA_CORRELATION:

@@ -137,3 +137,13 @@ def test_the_network_path_re_levels_and_says_so(monkeypatch):
     assert measured.alpha[inside].mean() < 0.45
     assert any("re-levelled see-through areas" in note and "0.50 ->" in note for note in measured.notes)
     assert "see-through" in measured.timings
+
+
+def test_a_matte_of_many_small_soft_pieces_is_left_alone():
+    photo, plate, disc = _glass_pair()
+    rng = np.random.default_rng(7)
+    speckle = np.where((disc > 0) & (rng.random(disc.shape) < 0.3), 0.5, 0.0).astype(np.float32)
+    count = cv2.connectedComponents((speckle > 0).astype(np.uint8), connectivity=8)[0]
+    assert count > 1000 and (speckle == 0).mean() > 0.7     # over the glass only: the backdrop calibrates
+    alpha, moved = relevel_see_through(photo, plate, speckle)
+    assert moved == () and alpha is speckle

@@ -266,24 +266,24 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         self.engine.cancel()
 
-    def set_method(self, method: str) -> None:
-        self.options = replace(self.options, method=method)
+    def _cut_again_with(self, **changes) -> None:
+        """Change the matte options and cut the open pair again (after asking about unapplied edits)."""
+        self.options = replace(self.options, **changes)
         if self.current is not None and self._confirm_discard_edits():
             self.rerun()
+
+    def set_method(self, method: str) -> None:
+        self._cut_again_with(method=method)
 
     def set_keep_specks(self, keep: bool) -> None:
         """Keep every piece of the networks' matte (or clear the specks again), and cut again."""
         from core.specks import SPECK_SHARE
 
-        self.options = replace(self.options, speck_share=0.0 if keep else SPECK_SHARE)
-        if self.current is not None and self._confirm_discard_edits():
-            self.rerun()
+        self._cut_again_with(speck_share=0.0 if keep else SPECK_SHARE)
 
     def set_keep_glass(self, keep: bool) -> None:
         """Keep the networks' opacity for see-through areas (or re-measure it again), and cut again."""
-        self.options = replace(self.options, see_through=not keep)
-        if self.current is not None and self._confirm_discard_edits():
-            self.rerun()
+        self._cut_again_with(see_through=not keep)
 
     def set_trust_plate(self, trusted: bool) -> None:
         """Cut the pair the scene check last refused (else the one open) again, trusting its plate or not."""
