@@ -407,6 +407,26 @@ def test_resume_keeps_saved_options_unless_given():
     assert resolve_config(task, {"binary_masks": 0.7}, saved)["binary_masks"] == 0.7 and config["binary_masks"] == 0.0
 
 
+def test_matting_runs_take_the_shipped_shape_when_new_and_keep_their_own_when_resumed(monkeypatch):
+    import dataclasses
+
+    import core.models.registry as registry
+    from core.train.trainer import resolve_config
+
+    task = get_task("matting")
+    for shipped in ("bgm-small-h8-p16", "bgm-wide-h8-p16"):
+        monkeypatch.setitem(registry.REGISTRY, "matting",
+                            dataclasses.replace(registry.REGISTRY["matting"], architecture=shipped))
+        assert resolve_config(task, {"architecture": None}, None)["architecture"] == shipped
+        assert resolve_config(task, {"architecture": "bgm-small-h8-p16"}, None)["architecture"] == "bgm-small-h8-p16"
+        # runs saved without a shape (before the option, or started without it) were the small network
+        for saved in ({"size": 384}, {"size": 384, "architecture": None}):
+            assert resolve_config(task, {"architecture": None}, saved)["architecture"] == "bgm-small-h8-p16"
+        wide = {"size": 384, "architecture": "bgm-wide-h8-p16"}
+        assert resolve_config(task, {"architecture": "bgm-small-h8-p16"}, wide)["architecture"] == "bgm-wide-h8-p16"
+    assert "architecture" not in resolve_config(get_task("coarse"), {}, None)
+
+
 @pytest.mark.slow
 def test_resume_grows_new_input_channels_with_zero_weights():
     from core.models.u2net import CoarseU2Net

@@ -78,7 +78,14 @@ def test_widening_refuses_to_shrink():
 
 
 @pytest.mark.slow
-def test_cli_widens_init_weights_trains_bf16_and_exports_the_wide_network(tmp_path, capsys):
+def test_cli_widens_init_weights_trains_bf16_and_exports_the_wide_network(tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    import core.models.registry as registry
+
+    # as when the registry ships the small network, whatever it ships today
+    monkeypatch.setitem(registry.REGISTRY, "matting",
+                        dataclasses.replace(registry.REGISTRY["matting"], architecture="bgm-small-h8-p16"))
     narrow = tmp_path / "narrow.pt"
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in MattingNetwork().state_dict().items()}, narrow)
     run, models = tmp_path / "run", tmp_path / "models"

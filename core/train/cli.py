@@ -72,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU (AMX/AVX512-BF16 machines; "
                         "matting: the base network only)")
     parser.add_argument("--architecture", default=None, choices=sorted(MATTING_ARCHITECTURES),
-                        help="matting: the network's shape (default bgm-small-h8-p16; a resumed run keeps its own). "
+                        help="matting: the network's shape (default: the shipped network's, as the registry "
+                             "names it; a resumed run keeps its own). "
                              "With --init-weights of a narrower network, the weights are widened so that training "
                              "starts from what they compute (core.train.widen)")
     parser.add_argument("--no-channels-last", action="store_true", help="keep NCHW tensors (channels-last is faster here)")

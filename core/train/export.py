@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from core.models.registry import ARCHITECTURES, file_sha256, get_spec, models_dir
+from core.train.trainer import run_architecture
 
 
 def _swa_state(state: dict, task_name: str) -> dict | None:
@@ -101,7 +102,7 @@ def export_weights(name: str, run: Path, destination: str | Path | None = None, 
         weights, state = "moving average", _ema_state(checkpoint)
     if state is None:
         weights, state = "last weights", checkpoint["model"]
-    architecture = checkpoint["config"].get("architecture") or spec.architecture
+    architecture = run_architecture(checkpoint["config"]) if name == "matting" else spec.architecture
     if architecture not in ARCHITECTURES:
         raise SystemExit(f"{run / 'last.pt'} was trained as {architecture!r}, which the registry does not know.")
     if average_with is not None:

@@ -33,8 +33,9 @@ RANDOM_TILES = 8
 def _build_matting(config: dict) -> nn.Module:
     from core.models.matting import MattingNetwork
     from core.models.registry import MATTING_ARCHITECTURES
+    from core.train.trainer import run_architecture
 
-    shape = MATTING_ARCHITECTURES[config.get("architecture") or "bgm-small-h8-p16"]
+    shape = MATTING_ARCHITECTURES[run_architecture(config)]
     return MattingNetwork(hidden=config.get("hidden", 8), patch=config.get("patch", 16), **shape)
 
 

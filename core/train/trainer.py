@@ -24,6 +24,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from core.errors import MattingError
+from core.models.registry import REGISTRY
 from core.train.data import iterate_batches
 from core.train.plot import append_log, plot_losses
 from core.train.tasks import Task
@@ -112,9 +113,20 @@ def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
     for key in ("mid", "width", "stem_stride", "hidden", "architecture"):
         if saved and key in saved:
             config[key] = saved[key]
-    if saved and "architecture" not in saved:
-        config["architecture"] = None  # runs saved before --architecture existed are the small network
+    if task.name == "matting":
+        config["architecture"] = run_architecture(config) if saved else (config.get("architecture")
+                                                                          or REGISTRY["matting"].architecture)
     return config
+
+
+#: the matting shape of runs saved without one (before --architecture existed, or started without the option
+#: while the registry shipped it): a new run without the option takes the registry's, and saves it
+LEGACY_MATTING_ARCHITECTURE = "bgm-small-h8-p16"
+
+
+def run_architecture(config: dict) -> str:
+    """The matting architecture a run's saved configuration names."""
+    return config.get("architecture") or LEGACY_MATTING_ARCHITECTURE
 
 
 def load_expanding_inputs(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> list[str]:
