@@ -161,7 +161,7 @@ def test_refine_matte_shapes_and_only_selected_tiles_change(tmp_models, monkeypa
     # recompute the base alone: outside the refined tiles alpha is the base's, inside it is raised by 0.3
     net = registry.load_model("matting", "cpu")
     with torch.inference_mode():
-        base_alpha, _, error, _ = net.base(*(torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None] for a in (photo, plate, alpha_true[..., None])))
+        base_alpha, _, error, _ = inference.base_views(net, *(torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None] for a in (photo, plate, alpha_true[..., None])))
     base_alpha = base_alpha[0, 0].numpy()
     ys, xs = select_tiles(tile_scores(base_alpha, error[0, 0].numpy(), (96, 128), 16), (96, 128), 16, 10)
     assert result.refined_tiles == len(ys) == 10
@@ -170,6 +170,35 @@ def test_refine_matte_shapes_and_only_selected_tiles_change(tmp_models, monkeypa
         inside[y : y + 16, x : x + 16] = True
     np.testing.assert_allclose(result.alpha[~inside], base_alpha[~inside], atol=1e-5)
     assert (result.alpha[inside] >= np.minimum(base_alpha[inside] + 0.3, 1) - 1e-4).all()
+
+
+def test_base_views_average_the_pair_and_its_mirror_image():
+    torch.manual_seed(2)
+    model = registry.ARCHITECTURES["bgm-small-h8-p16"]().eval()
+    inputs = [torch.rand(2, 3, 40, 52), torch.rand(2, 3, 40, 52), torch.rand(2, 1, 40, 52)]
+    with torch.no_grad():
+        direct = inference.base_views(model, *inputs, mirror=False)
+        mirrored = [t.flip(-1) for t in inference.base_views(model, *(t.flip(-1) for t in inputs), mirror=False)]
+        both = inference.base_views(model, *inputs, mirror=True)
+        both_of_mirror = inference.base_views(model, *(t.flip(-1) for t in inputs), mirror=True)
+    assert [t.shape for t in both] == [t.shape for t in direct] and both[0].shape == (2, 1, 40, 52)
+    assert not torch.allclose(direct[0], mirrored[0], atol=1e-4)  # a random network is not symmetric
+    for mean, a, b in zip(both[:3], direct[:3], mirrored[:3]):  # alpha, residual, error
+        assert torch.allclose(mean, (a + b) / 2, atol=1e-5)
+    assert torch.allclose(both[3], direct[3], atol=1e-5)  # hidden features: the direct view's
+    assert torch.allclose(both_of_mirror[0], both[0].flip(-1), atol=1e-5)  # the pair's mirror: the mirrored alpha
+
+
+def test_refine_matte_uses_both_views_by_default(tmp_models, monkeypatch):
+    monkeypatch.setattr(inference, "MAX_REFINED_PIXELS", 0)  # the base's alpha alone
+    photo, plate, alpha_true = render_scene(48, 64)
+    default = inference.refine_matte(photo, plate, alpha_true, device="cpu").alpha
+    monkeypatch.setattr(inference, "MIRROR_BASE", False)
+    single = inference.refine_matte(photo, plate, alpha_true, device="cpu").alpha
+    flipped = [np.ascontiguousarray(a[:, ::-1]) for a in (photo, plate, alpha_true)]
+    mirrored = inference.refine_matte(*flipped, device="cpu").alpha[:, ::-1]  # MIRROR_BASE still off
+    assert np.abs(single - mirrored).max() > 1e-4  # a random network is not symmetric: the test can fail
+    np.testing.assert_allclose(default, (single + mirrored) / 2, atol=1e-5)
 
 
 def test_refine_matte_cancels_between_batches(tmp_models):

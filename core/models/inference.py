@@ -26,6 +26,10 @@ PATCH_BATCH = 1024
 #: :func:`coarse_probability`). Dev set (session 10 measurement, session 9 weights, summed SAD): 105.9 -> 98.9 at
 #: 512x384, the real flowers pair 31.0 -> 24.0, MSE at 1536x1152 3.80 -> 3.62 (SAD there 513.0 -> 517.9).
 MIRROR_CONSENSUS = True
+#: The matting base runs on the pair and on its mirror image as one batch of two; its alpha, foreground residual
+#: and predicted error are the mean of the two views (see :func:`base_views`). Session 13, measured on the
+#: validation sets and the dev set (model card).
+MIRROR_BASE = True
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,24 @@ def coarse_probability(model: torch.nn.Module, photo: torch.Tensor, plate: torch
     return probability
 
 
+def base_views(model: torch.nn.Module, photo: torch.Tensor, plate: torch.Tensor, coarse: torch.Tensor,
+               mirror: Optional[bool] = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The matting base's (alpha, residual, error, hidden) for inputs (B, C, h, w) at the base resolution.
+
+    With ``mirror`` (default :data:`MIRROR_BASE`) the inputs and their left-right mirror images run as one batch;
+    alpha, residual and error are the mean of the two views (mirrored back): test-time augmentation, which
+    averages out the part of the base's guess that depends on which way the product faces. The hidden
+    features, which the refiner reads as context, are the direct view's. Call under no_grad.
+    """
+    if mirror is None:
+        mirror = MIRROR_BASE
+    if not mirror:
+        return model.base(photo, plate, coarse)
+    *outputs, hidden = model.base(*(torch.cat([t, t.flip(-1)], 0) for t in (photo, plate, coarse)))
+    means = [(direct + mirrored.flip(-1)) / 2 for direct, mirrored in (t.chunk(2, 0) for t in outputs)]
+    return (*means, hidden.chunk(2, 0)[0])
+
+
 def predict_coarse_mask(photo: np.ndarray, aligned_plate: np.ndarray, *, device: Optional[str] = None) -> np.ndarray:
     """Coarse mask HxW float32 [0, 1] at the photo's resolution.
 
@@ -160,8 +182,8 @@ def refine_matte(
     h, w = max(1, round(height * scale)), max(1, round(width * scale))
     report(progress, "refine", 0.0)
     with torch.inference_mode():
-        alpha_b, residual_b, error_b, hidden_b = model.base(
-            *(_to_tensor(_resize(im, (h, w)), device, dtype) for im in (photo, aligned_plate, coarse_mask))
+        alpha_b, residual_b, error_b, hidden_b = base_views(
+            model, *(_to_tensor(_resize(im, (h, w)), device, dtype) for im in (photo, aligned_plate, coarse_mask))
         )
         base_out = torch.cat([alpha_b, residual_b, error_b, hidden_b], 1)
         alpha_small = alpha_b[0, 0].float().cpu().numpy()
