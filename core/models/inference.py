@@ -119,7 +119,8 @@ def base_views(model: torch.nn.Module, photo: torch.Tensor, plate: torch.Tensor,
     With ``mirror`` (default :data:`MIRROR_BASE`) the inputs and their left-right mirror images run as one batch;
     alpha, residual and error are the mean of the two views (mirrored back): test-time augmentation, which
     averages out the part of the base's guess that depends on which way the product faces. The hidden
-    features, which the refiner reads as context, are the direct view's. Call under no_grad.
+    features, which the refiner reads as context, are the direct view's. Differentiable (the adversarial
+    training stage assembles its mattes with it).
     """
     if mirror is None:
         mirror = MIRROR_BASE

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from core.errors import AlignmentError, MattingError
+from core.models.inference import base_views
 from core.models.matting import clamp_st
 from core.models.patches import crop_patches, sample_base, select_tiles, tile_scores
 from core.train.losses import lsgan_discriminator_loss, lsgan_generator_loss, teacher_loss
@@ -287,7 +288,8 @@ def matte_full_resolution(model: nn.Module, photo: torch.Tensor, plate: torch.Te
     def down(x):
         return F.interpolate(x, size=small, mode="area")
 
-    alpha_b, residual_b, error_b, hidden_b = model.base(down(photo), down(plate), down(coarse))
+    # both views, as inference runs the base (MIRROR_BASE): the stage trains the matte users get
+    alpha_b, residual_b, error_b, hidden_b = base_views(model, down(photo), down(plate), down(coarse))
     alpha = F.interpolate(alpha_b, size=full, mode="bilinear", align_corners=False)
     foreground = clamp_st(photo + F.interpolate(residual_b, size=full, mode="bilinear", align_corners=False), 0, 1)
     refiner = model.refiner
