@@ -24,7 +24,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from core.errors import MattingError
-from core.models.registry import REGISTRY
+from core.models.registry import get_spec
 from core.train.data import iterate_batches
 from core.train.plot import append_log, plot_losses
 from core.train.tasks import Task
@@ -115,7 +115,7 @@ def resolve_config(task: Task, given: dict, saved: dict | None) -> dict:
             config[key] = saved[key]
     if task.name == "matting":
         config["architecture"] = run_architecture(config) if saved else (config.get("architecture")
-                                                                          or REGISTRY["matting"].architecture)
+                                                                          or get_spec("matting").architecture)
     return config
 
 
