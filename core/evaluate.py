@@ -20,7 +20,7 @@ from .metrics import all_metrics
 from .quality import pick_candidate
 
 SUBSETS = ("plain", "shadow", "close_colour", "transparent", "thin")
-EVAL_SEED_BASE = 0  # training uses seeds >= 1_000_000
+EVAL_SEED_BASE = 0
 
 
 @dataclass(frozen=True)
@@ -102,15 +102,24 @@ def real_pairs(data_dir: Optional[Path], max_side: int = 1024) -> list:
     return items
 
 
-def dev_set(data_dir: Optional[Path], count: int = 40, size=(384, 512)) -> list:  # (height, width)
-    """``count`` synthetic items over SUBSETS (a third with real object masks when data exists) + real pairs."""
-    from .synth import make_pair
+def dev_set(data_dir: Optional[Path], count: int = 40, size=(384, 512),  # (height, width)
+            first_seed: int = EVAL_SEED_BASE) -> list:
+    """``count`` synthetic items over SUBSETS (a third with real object masks when data exists) + real pairs.
 
+    The synthetic items use seeds ``first_seed`` ... ``first_seed + count - 1``; the
+    dev set is seed 0 on, and another start draws fresh items of the same kind
+    (a check that a choice made on the dev set holds beyond its items).
+    """
+    from .synth import TRAIN_SEED_BASE, make_pair
+
+    if first_seed < 0 or first_seed + count > TRAIN_SEED_BASE:
+        raise ValueError(f"the first seed must lie in 0..{TRAIN_SEED_BASE - count}: training uses the seeds "
+                         f"from {TRAIN_SEED_BASE:,} on, got {first_seed}")
     items = []
     for i in range(count):
         subset = SUBSETS[i % len(SUBSETS)]
         real = data_dir is not None and i % 3 == 2
-        pair = make_pair(EVAL_SEED_BASE + i, size, data_dir=data_dir if real else None,
+        pair = make_pair(first_seed + i, size, data_dir=data_dir if real else None,
                          kind="real" if real else "product",
                          tags=None if subset == "plain" else {subset})
         names = tuple(sorted({subset, *(t for t in pair.tags if t in SUBSETS)}))
@@ -278,10 +287,11 @@ DEV_SIZE = (384, 512)  # the synthetic items' size at scale 1
 
 
 def run_eval(data_dir: Optional[Path], count: int, methods: Sequence[str], sheet: Optional[Path],
-             scale: float = 1.0) -> int:
+             scale: float = 1.0, first_seed: int = EVAL_SEED_BASE) -> int:
     """The ``eval`` command: print the table, write the contact sheet; returns an exit code.
 
-    scale: the synthetic items are rendered at ``scale`` x 384x512 (the real pairs keep their size).
+    scale: the synthetic items are rendered at ``scale`` x 384x512 (the real pairs keep their size);
+    first_seed: the first synthetic item's seed (0, the default, is the dev set).
     """
     from .imageio import write_image
     from .pipeline import Pipeline
@@ -296,8 +306,13 @@ def run_eval(data_dir: Optional[Path], count: int, methods: Sequence[str], sheet
         print(f"--scale must be between 0.25 and 8, got {scale:g}")
         return 2
     size = (round(DEV_SIZE[0] * scale), round(DEV_SIZE[1] * scale))
-    items = dev_set(data_dir, count, size)
-    print(f"dev set: {len(items)} items ({count} synthetic at {size[1]}x{size[0]}, {len(items) - count} real pairs); "
+    try:
+        items = dev_set(data_dir, count, size, first_seed)
+    except ValueError as error:
+        print(f"--first-seed: {error}")
+        return 2
+    seeds = "" if first_seed == EVAL_SEED_BASE else f", seeds {first_seed}-{first_seed + count - 1}"
+    print(f"dev set: {len(items)} items ({count} synthetic at {size[1]}x{size[0]}{seeds}, {len(items) - count} real pairs); "
           f"methods: {', '.join(methods)}")
     report = evaluate(items, methods)
     print(summarise(report))

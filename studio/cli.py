@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--scale", type=float, default=1.0,
                     help="render the synthetic items this many times larger than 512x384 (3: 1536x1152, "
                          "nearer a real photo, where the refiner works; default 1)")
+    ev.add_argument("--first-seed", type=int, default=0, metavar="SEED",
+                    help="the first synthetic item's seed: 0 (the default) is the dev set; another start "
+                         "draws fresh items of the same kinds, to check a choice made on the dev set")
 
     try:
         from core.train import cli as train_cli
@@ -137,7 +140,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "eval":
             from core.evaluate import run_eval
 
-            return run_eval(args.data, args.count, args.methods, args.sheet, args.scale)
+            return run_eval(args.data, args.count, args.methods, args.sheet, args.scale, args.first_seed)
         if args.command == "train":
             from core.train import cli as train_cli
 

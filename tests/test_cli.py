@@ -175,3 +175,24 @@ def test_eval_scores_the_dev_set_at_the_size_asked_and_writes_the_sheet(tmp_path
     assert picture is not None and picture.shape[0] > 100 and picture.std() > 10
     assert main(["eval", "--data", str(tmp_path), "--count", "1", "--methods", "classical", "--sheet",
                  str(sheet), "--scale", "20"]) == 2
+
+
+def test_eval_first_seed_draws_fresh_items_and_keeps_clear_of_training_seeds(tmp_path, capsys):
+    from core.evaluate import dev_set
+    from core.synth import TRAIN_SEED_BASE
+
+    dev = dev_set(None, 2, (96, 128))
+    fresh = dev_set(None, 2, (96, 128), first_seed=1000)
+    again = dev_set(None, 2, (96, 128), first_seed=1000)
+    assert [i.name for i in fresh] == ["synth-000", "synth-001"]
+    assert all(np.array_equal(a.photo, b.photo) for a, b in zip(fresh, again))  # deterministic per seed
+    assert not any(np.array_equal(a.photo, b.photo) for a, b in zip(dev, fresh))  # other items than the dev set's
+    with pytest.raises(ValueError, match="training uses the seeds"):
+        dev_set(None, 2, (96, 128), first_seed=TRAIN_SEED_BASE - 1)
+    sheet = tmp_path / "sheet.png"
+    assert main(["eval", "--data", str(tmp_path / "no-data"), "--count", "1", "--methods", "classical",
+                 "--sheet", str(sheet), "--scale", "0.5", "--first-seed", "1000"]) == 0
+    assert "1 synthetic at 256x192, seeds 1000-1000" in capsys.readouterr().out
+    assert main(["eval", "--data", str(tmp_path / "no-data"), "--count", "2", "--methods", "classical",
+                 "--sheet", str(sheet), "--first-seed", str(TRAIN_SEED_BASE - 1)]) == 2
+    assert "--first-seed: the first seed must lie in 0..999998" in capsys.readouterr().out

@@ -12,6 +12,9 @@ from typing import Optional
 
 import numpy as np
 
+#: the seed space: evaluation items (the dev set from 0, validation sets) lie below, training samples from here on
+TRAIN_SEED_BASE = 1_000_000
+
 
 @dataclass(frozen=True)
 class SyntheticPair:

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-TRAIN_SEED_BASE = 1_000_000
+from core.synth import TRAIN_SEED_BASE
+
 EVAL_SEEDS = range(0, 10_000)
 # the hard subsets of the dev set; --hard-fraction of the samples is forced into one of them
 HARD_TAGS = ("shadow", "close_colour", "transparent", "thin", "fuzzy")
