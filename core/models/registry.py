@@ -88,8 +88,8 @@ REGISTRY: dict[str, ModelSpec] = {
     "matting": ModelSpec(
         name="matting",
         filename="matting_bgm.pt",
-        sha256="8a6109b8f9f2e549dfd6d8f0eda6676cdc8f72dfcaad1434101e69adc5a4701a",
-        architecture="bgm-small-h8-p16",
+        sha256="b8336abb1f02c46365cde6be8a3f671df032f61f593aad3064f42c0ed36a276c",
+        architecture="bgm-wide-h8-p16",  # since session 14 (the model card's Status says why); before: bgm-small-h8-p16
         input_size=384,
         normalisation="photo, aligned plate RGB and coarse mask in [0, 1]; normalised inside the network",
         description="matting",
