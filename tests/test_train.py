@@ -16,7 +16,7 @@ from core.models.matting import MattingNetwork
 from core.synth import make_pair
 from core.train.adversarial import AdversarialStage, find_real_pairs, matte_full_resolution
 from core.train.cli import main as train_main
-from core.train.data import PairDataset, degrade_mask, fill_gaps, hard_tags, render_pair
+from core.train.data import TRAIN_SEED_BASE, PairDataset, degrade_mask, fill_gaps, hard_tags, render_pair
 from core.train.plot import read_log
 from core.train.tasks import get_task
 from core.train.trainer import learning_rate, train
@@ -220,8 +220,9 @@ def test_real_matte_is_assembled_as_inference_assembles_it(monkeypatch):
 
 
 def test_eval_seeds_are_never_rendered_for_training():
-    with pytest.raises(ValueError, match="reserved for evaluation"):
-        render_pair(5, 64, None)
+    for seed in (5, 1000, 20_200, TRAIN_SEED_BASE - 1):  # dev set, fresh eval items, validation sets, the last one
+        with pytest.raises(ValueError, match="reserved for evaluation"):
+            render_pair(seed, 64, None)
     item = PairDataset(48, None, coarse=True)[0]
     assert item["photo"].shape == (3, 48, 48) and item["coarse"].shape == (1, 48, 48)
     assert 0 <= float(item["alpha"].min()) and float(item["alpha"].max()) <= 1
@@ -229,7 +230,7 @@ def test_eval_seeds_are_never_rendered_for_training():
 
 def test_hard_fraction_forces_the_hard_subsets():
     from core.synth import make_pair
-    from core.train.data import HARD_TAGS, TRAIN_SEED_BASE, hard_tags
+    from core.train.data import HARD_TAGS, hard_tags
 
     seeds = range(TRAIN_SEED_BASE, TRAIN_SEED_BASE + 200)
     assert all(not hard_tags(s, 0.0) for s in seeds)

@@ -65,10 +65,13 @@ def main(argv=None) -> int:
             relevelled, _ = relevel_see_through(result.photo, result.aligned_plate, result.alpha, result.valid)
             alphas = (result.alpha, relevelled)
         else:
-            alphas = []
-            for mirror in (False, True):
-                inference.MIRROR_BASE = mirror
-                alphas.append(pipeline.run(pair.photo, pair.plate, MatteOptions(method="network")).alpha)
+            alphas, shipped = [], inference.MIRROR_BASE
+            try:
+                for mirror in (False, True):
+                    inference.MIRROR_BASE = mirror
+                    alphas.append(pipeline.run(pair.photo, pair.plate, MatteOptions(method="network")).alpha)
+            finally:
+                inference.MIRROR_BASE = shipped
         sads = [sad(alpha, pair.alpha) for alpha in alphas]
         totals += sads
         changed = " <- changed" if sads[0] != sads[1] else ""

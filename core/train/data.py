@@ -25,7 +25,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from core.synth import TRAIN_SEED_BASE
 
-EVAL_SEEDS = range(0, 10_000)
 # the hard subsets of the dev set; --hard-fraction of the samples is forced into one of them
 HARD_TAGS = ("shadow", "close_colour", "transparent", "thin", "fuzzy")
 #: ``core.synth.make_pair``'s shares for training scenes: refracting glass, backdrops shaded between
@@ -79,7 +78,7 @@ def render_pair(seed: int, size: int, data_dir: str | None, hard_fraction: float
     unknown = set(scene) - set(SCENE_SHARES)
     if unknown:
         raise TypeError(f"render_pair() got unknown scene shares {sorted(unknown)}; known: {', '.join(SCENE_SHARES)}")
-    if seed in EVAL_SEEDS:
+    if seed < TRAIN_SEED_BASE:  # the dev set, fresh eval items (--first-seed) and validation sets lie below
         raise ValueError(f"seed {seed} is reserved for evaluation; training seeds start at {TRAIN_SEED_BASE}.")
     make_pair = _find_make_pair()
     if make_pair is not None:
